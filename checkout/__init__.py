@@ -1,0 +1,51 @@
+"""秒支付 checkout: the BeeCloud pay button, self-hosted.
+
+``create_app`` is the only entry point (see ``wsgi.py``)."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from flask import Flask
+
+from . import config as settings
+from .db import db
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        instance_path=os.environ.get("INSTANCE_PATH") or str(ROOT / "instance"),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    app.config.update(settings.from_environment())
+    app.config.from_pyfile("config.py", silent=True)
+    if config:
+        app.config.update(config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = settings.instance_secret_key(app.instance_path)
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config.get("SQLALCHEMY_DATABASE_URI") or \
+        settings.database_uri(app.config.get("DATABASE_URL"), app.instance_path)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    # CSRF tokens do not expire while a shopper lingers on a page; they are
+    # bound to the checkout instead (see checkout.web.security).
+    app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
+
+    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+
+    db.init_app(app)
+
+    from . import web
+
+    web.init_app(app)
+    return app

@@ -1,0 +1,77 @@
+"""Settings: defaults here, overridden by environment variables, then by the
+instance folder's ``config.py`` (Flask convention), then by ``create_app(config)``.
+
+Every setting that can come from the environment is listed in ``ENVIRONMENT``
+and documented in the README.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+# name -> (converter, default). Defaults that depend on the instance folder are
+# filled in by ``load_settings``.
+ENVIRONMENT: dict[str, tuple[type, object]] = {
+    "SECRET_KEY": (str, None),
+    "DATABASE_URL": (str, None),
+    # "embedded" (our BeeCloud-compatible sandbox, in process) or "remote".
+    "GATEWAY": (str, "embedded"),
+    # Base URL of a BeeCloud-REST endpoint, used when GATEWAY=remote.
+    "GATEWAY_URL": (str, ""),
+    "GATEWAY_CONNECT_TIMEOUT": (float, 3.0),
+    "GATEWAY_READ_TIMEOUT": (float, 10.0),
+    # Public base URL of this service (used in links sent outside a request,
+    # e.g. cashier URLs inside webhooks). Empty: taken from each request.
+    "PUBLIC_URL": (str, ""),
+    # app_sign timestamps further than this from our clock are refused.
+    "APP_SIGN_WINDOW_SECONDS": (int, 900),
+    # Largest REST request body we read, in bytes.
+    "MAX_CONTENT_LENGTH": (int, 256 * 1024),
+    "WEBHOOK_TIMEOUT_SECONDS": (float, 10.0),
+    # WeChat hosts; the defaults point at the embedded simulated WeChat.
+    "WECHAT_OPEN_URL": (str, ""),
+    "WECHAT_API_URL": (str, ""),
+    # Serve the demo storefront and demo webhook receiver under /demo.
+    "DEMO": (bool, False),
+    "LOG_LEVEL": (str, "INFO"),
+}
+
+
+def _convert(kind: type, raw: str):
+    if kind is bool:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    return kind(raw)
+
+
+def from_environment(environ=None) -> dict:
+    environ = os.environ if environ is None else environ
+    settings = {}
+    for name, (kind, default) in ENVIRONMENT.items():
+        raw = environ.get(name)
+        settings[name] = _convert(kind, raw) if raw not in (None, "") else default
+    return settings
+
+
+def instance_secret_key(instance_path: str) -> str:
+    """A SECRET_KEY kept in the instance folder so sessions survive restarts and
+    every gunicorn worker signs with the same key."""
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def database_uri(url: str | None, instance_path: str) -> str:
+    """SQLite file in the instance folder unless DATABASE_URL says otherwise.
+    ``postgres://`` and ``postgresql://`` URLs are served by psycopg 3."""
+    if not url:
+        return "sqlite:///" + str(Path(instance_path) / "checkout.sqlite3")
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url

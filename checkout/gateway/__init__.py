@@ -1,0 +1,83 @@
+"""The Gateway interface: where the checkout creates and queries bills.
+
+Like django-payments' ``BasicProvider``, one small interface with one
+implementation per backend:
+
+- ``EmbeddedGateway`` (``embedded.py``): our BeeCloud-compatible sandbox,
+  called in process (no HTTP request to ourselves).
+- ``RemoteGateway`` (``remote.py``): an HTTP client for any BeeCloud-REST
+  endpoint.
+
+Both speak BeeCloud's wire shapes: a request is the JSON body of the REST call
+without ``app_id``/``timestamp``/``app_sign`` (the gateway adds those for the
+merchant), and an answer is the JSON map the REST API returns. A non-zero
+``result_code`` becomes ``GatewayError``; a gateway that cannot be reached or
+answers garbage becomes ``GatewayUnavailable``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+from ..models import Merchant
+
+
+class GatewayError(Exception):
+    """The gateway answered with a BeeCloud result code other than 0."""
+
+    def __init__(self, result_code: int, result_msg: str, err_detail: str = ""):
+        super().__init__(f"{result_code} {result_msg}: {err_detail}")
+        self.result_code = result_code
+        self.result_msg = result_msg
+        self.err_detail = err_detail
+
+
+class GatewayUnavailable(Exception):
+    """The gateway could not be reached in time, or its answer made no sense."""
+
+
+def checked(answer: Any) -> dict:
+    """Return a successful answer, or raise for a result code or a malformed answer."""
+    if not isinstance(answer, dict) or not isinstance(answer.get("result_code"), int):
+        raise GatewayUnavailable("the gateway's answer is not a BeeCloud result")
+    if answer["result_code"] != 0:
+        raise GatewayError(answer["result_code"], str(answer.get("result_msg", "")),
+                           str(answer.get("err_detail", "")))
+    return answer
+
+
+class Gateway(ABC):
+    """Create and query bills for a merchant."""
+
+    @abstractmethod
+    def create_bill(self, merchant: Merchant, request: dict) -> dict:
+        """``POST /2/rest/bill``: the answer with the channel's hand-off fields."""
+
+    @abstractmethod
+    def get_bill(self, merchant: Merchant, bill_id: str) -> dict:
+        """``GET /2/rest/bill/{id}``: the ``pay`` map."""
+
+    @abstractmethod
+    def query_bills(self, merchant: Merchant, filters: dict) -> list[dict]:
+        """``GET /2/rest/bills?para=…``: the ``bills`` list."""
+
+
+def get_gateway(app=None) -> Gateway:
+    """The gateway the settings choose (``GATEWAY=embedded`` or ``remote``)."""
+    from flask import current_app
+
+    app = app or current_app
+    kind = app.config.get("GATEWAY", "embedded")
+    gateway = app.extensions.get("checkout.gateway")
+    if gateway is None:
+        if kind == "remote":
+            from .remote import RemoteGateway
+
+            gateway = RemoteGateway.from_config(app.config)
+        else:
+            from .embedded import EmbeddedGateway
+
+            gateway = EmbeddedGateway()
+        app.extensions["checkout.gateway"] = gateway
+    return gateway

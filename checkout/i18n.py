@@ -1,0 +1,63 @@
+"""Shopper-facing language: Simplified Chinese or English.
+
+Chosen by, in order: ``?lang=`` (which also sets a cookie so the choice
+sticks), the ``lang`` cookie, then the browser's ``Accept-Language``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, request
+from flask_babel import Babel
+
+LOCALES = ("zh_Hans_CN", "en")
+DEFAULT_LOCALE = "zh_Hans_CN"
+COOKIE = "lang"
+
+# What ``?lang=`` and the cookie may say, mapped to a Babel locale.
+ALIASES = {"zh": "zh_Hans_CN", "zh-cn": "zh_Hans_CN", "zh_cn": "zh_Hans_CN",
+           "zh_hans_cn": "zh_Hans_CN", "en": "en", "en-us": "en", "en_us": "en"}
+
+babel = Babel()
+
+
+def requested_locale(query_value: str | None, cookie_value: str | None,
+                     accept_language) -> str:
+    for value in (query_value, cookie_value):
+        if value and value.lower() in ALIASES:
+            return ALIASES[value.lower()]
+    for language, _quality in accept_language:
+        language = language.lower()
+        if language.startswith("zh"):
+            return "zh_Hans_CN"
+        if language.startswith("en"):
+            return "en"
+    return DEFAULT_LOCALE
+
+
+def select_locale() -> str:
+    return requested_locale(request.args.get("lang"), request.cookies.get(COOKIE),
+                            request.accept_languages)
+
+
+def remember_choice(response):
+    choice = request.args.get("lang", "").lower()
+    if choice in ALIASES:
+        # SameSite=None so the choice also sticks inside a merchant's iframe.
+        response.set_cookie(COOKIE, ALIASES[choice], max_age=365 * 24 * 3600,
+                            samesite="None", secure=True, httponly=True)
+    return response
+
+
+def html_lang() -> str:
+    from flask_babel import get_locale
+
+    return "zh-CN" if str(get_locale()).startswith("zh") else "en"
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES",
+                          str(Path(app.root_path).parent / "translations"))
+    babel.init_app(app, locale_selector=select_locale, default_locale=DEFAULT_LOCALE)
+    app.after_request(remember_choice)
+    app.jinja_env.globals["html_lang"] = html_lang

@@ -1,0 +1,161 @@
+"""Merchant apps: their credentials, enabled channels, and the sites they own.
+
+Secrets are generated with ``secrets`` and never logged; ``public_view``
+is what may be shown anywhere, ``credentials_view`` only to the merchant's
+operator at the command line.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from urllib.parse import urlsplit
+
+from . import channels as channel_catalogue
+from .clock import now_ms
+from .db import db
+from .models import Merchant
+
+
+class MerchantError(ValueError):
+    """A merchant setting that cannot be accepted; the message says why."""
+
+
+def new_secret() -> str:
+    # BeeCloud secrets look like UUIDs; keep the shape, draw from ``secrets``.
+    return str(uuid.UUID(bytes=secrets.token_bytes(16), version=4))
+
+
+def check_channels(codes: list[str]) -> list[str]:
+    unknown = [code for code in codes if code not in channel_catalogue.CHANNELS]
+    if unknown:
+        raise MerchantError(f"unknown channel(s): {', '.join(unknown)}")
+    if len(set(codes)) != len(codes):
+        raise MerchantError("a channel is listed twice")
+    return list(codes)
+
+
+def normalise_host(value: str) -> str:
+    """``shop.example.com`` or ``shop.example.com:8080``, lower-case, no scheme or path."""
+    value = value.strip().lower()
+    if "//" in value:
+        value = urlsplit(value).netloc
+    if not value or "/" in value or "@" in value or " " in value:
+        raise MerchantError(f"not a host name: {value!r}")
+    return value
+
+
+def normalise_origin(value: str) -> str:
+    """``https://shop.example.com[:port]``: scheme and host only."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/") \
+            or parts.query or parts.fragment or "@" in parts.netloc:
+        raise MerchantError(f"not an origin (scheme://host[:port]): {value!r}")
+    return f"{parts.scheme}://{parts.netloc.lower()}"
+
+
+def check_webhook_url(value: str | None) -> str | None:
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise MerchantError("the webhook URL must start with http:// or https://")
+    return value
+
+
+def create_merchant(name: str, *, channels: list[str] | None = None,
+                    webhook_url: str | None = None, return_hosts: list[str] | None = None,
+                    frame_origins: list[str] | None = None, wechat_appid: str | None = None,
+                    wechat_secret: str | None = None, default_currency: str = "CNY",
+                    app_id: str | None = None) -> Merchant:
+    if not name or not name.strip():
+        raise MerchantError("a merchant needs a name")
+    merchant = Merchant(
+        app_id=app_id or str(uuid.uuid4()),
+        name=name.strip(),
+        app_secret=new_secret(),
+        master_secret=new_secret(),
+        test_secret=new_secret(),
+        webhook_url=check_webhook_url(webhook_url),
+        channels=check_channels(channels or []),
+        return_hosts=[normalise_host(h) for h in (return_hosts or [])],
+        frame_origins=[normalise_origin(o) for o in (frame_origins or [])],
+        wechat_appid=wechat_appid,
+        wechat_secret=wechat_secret,
+        default_currency=default_currency.upper(),
+        created_at=now_ms(),
+    )
+    db.session.add(merchant)
+    db.session.commit()
+    return merchant
+
+
+def get_merchant(app_id: object) -> Merchant | None:
+    if not isinstance(app_id, str) or not app_id or len(app_id) > 36:
+        return None
+    return db.session.execute(
+        db.select(Merchant).where(Merchant.app_id == app_id)
+    ).scalar_one_or_none()
+
+
+def list_merchants() -> list[Merchant]:
+    return list(db.session.execute(db.select(Merchant).order_by(Merchant.id)).scalars())
+
+
+def update_merchant(merchant: Merchant, *, channels: list[str] | None = None,
+                    webhook_url: str | None = None, return_hosts: list[str] | None = None,
+                    frame_origins: list[str] | None = None, name: str | None = None,
+                    wechat_appid: str | None = None, wechat_secret: str | None = None,
+                    default_currency: str | None = None) -> Merchant:
+    if name is not None:
+        merchant.name = name.strip() or merchant.name
+    if channels is not None:
+        merchant.channels = check_channels(channels)
+    if webhook_url is not None:
+        merchant.webhook_url = check_webhook_url(webhook_url)
+    if return_hosts is not None:
+        merchant.return_hosts = [normalise_host(h) for h in return_hosts]
+    if frame_origins is not None:
+        merchant.frame_origins = [normalise_origin(o) for o in frame_origins]
+    if wechat_appid is not None:
+        merchant.wechat_appid = wechat_appid or None
+    if wechat_secret is not None:
+        merchant.wechat_secret = wechat_secret or None
+    if default_currency is not None:
+        merchant.default_currency = default_currency.upper()
+    db.session.commit()
+    return merchant
+
+
+SECRET_KINDS = ("app", "master", "test")
+
+
+def rotate_secrets(merchant: Merchant, kinds: tuple[str, ...] = SECRET_KINDS) -> Merchant:
+    for kind in kinds:
+        if kind not in SECRET_KINDS:
+            raise MerchantError(f"unknown secret kind {kind!r}")
+        setattr(merchant, f"{kind}_secret", new_secret())
+    db.session.commit()
+    return merchant
+
+
+def public_view(merchant: Merchant) -> dict:
+    """Everything about a merchant that is not a secret."""
+    return {
+        "app_id": merchant.app_id,
+        "name": merchant.name,
+        "webhook_url": merchant.webhook_url,
+        "channels": list(merchant.channels),
+        "return_hosts": list(merchant.return_hosts),
+        "frame_origins": list(merchant.frame_origins),
+        "wechat_appid": merchant.wechat_appid,
+        "default_currency": merchant.default_currency,
+    }
+
+
+def credentials_view(merchant: Merchant) -> dict:
+    """The public view plus the secrets: for the operator's terminal only."""
+    view = public_view(merchant)
+    view.update(app_secret=merchant.app_secret, master_secret=merchant.master_secret,
+                test_secret=merchant.test_secret)
+    return view

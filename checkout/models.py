@@ -1,0 +1,153 @@
+"""Database tables shared by the checkout and the embedded gateway.
+
+Rules about these rows live in the concept modules (``merchants``,
+``sandbox.bills``, ``sandbox.webhooks``, ``orders`` …); this file only says
+what is stored. Times are integer milliseconds (``checkout.clock``); money is
+integer minor units (fen for CNY, see ``checkout.money``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .db import db
+
+
+class Merchant(db.Model):
+    """A merchant app, as BeeCloud's console knew it."""
+
+    __tablename__ = "merchants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(36), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(String(128), nullable=False)
+    app_secret: Mapped[str] = mapped_column(String(64), nullable=False)
+    master_secret: Mapped[str] = mapped_column(String(64), nullable=False)
+    test_secret: Mapped[str] = mapped_column(String(64), nullable=False)
+    webhook_url: Mapped[Optional[str]] = mapped_column(Text)
+    # Enabled button channels in the merchant's display order, e.g. ["ALI_WEB", "WX_NATIVE"].
+    channels: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    # Hosts (``shop.example.com`` or ``shop.example.com:8080``) a return_url may point at.
+    return_hosts: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    # Origins (``https://shop.example.com``) allowed to frame the checkout.
+    frame_origins: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    # WeChat official account used for JSAPI OAuth (secret never shown).
+    wechat_appid: Mapped[Optional[str]] = mapped_column(String(64))
+    wechat_secret: Mapped[Optional[str]] = mapped_column(String(128))
+    default_currency: Mapped[str] = mapped_column(String(3), nullable=False, default="CNY")
+    created_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+    def __repr__(self) -> str:  # never the secrets
+        return f"<Merchant {self.app_id} {self.name!r}>"
+
+
+class Bill(db.Model):
+    """A bill in the embedded gateway: one row per (app, mode, bill_no, channel)."""
+
+    __tablename__ = "bills"
+    __table_args__ = (
+        UniqueConstraint("app_id", "test_mode", "bill_no", "channel"),
+        Index("ix_bills_app_created", "app_id", "test_mode", "create_time"),
+        Index("ix_bills_app_bill_no", "app_id", "test_mode", "bill_no"),
+    )
+
+    OPEN = "OPEN"
+    PAID = "PAID"
+    FAILED = "FAILED"
+    CLOSED = "CLOSED"
+    REVERTED = "REVERTED"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    test_mode: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    bill_no: Mapped[str] = mapped_column(String(32), nullable=False)
+    channel: Mapped[str] = mapped_column(String(32), nullable=False)  # sub channel, e.g. ALI_WEB
+    title: Mapped[str] = mapped_column(String(64), nullable=False)
+    total_fee: Mapped[int] = mapped_column(BigInteger, nullable=False)  # what the payer pays
+    bill_fee: Mapped[int] = mapped_column(BigInteger, nullable=False)  # before any coupon
+    discount: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    coupon_id: Mapped[Optional[str]] = mapped_column(String(64))
+    buyer_id: Mapped[Optional[str]] = mapped_column(String(64))
+    currency: Mapped[str] = mapped_column(String(3), nullable=False, default="CNY")
+    optional: Mapped[Optional[dict]] = mapped_column(JSON)
+    analysis: Mapped[Optional[dict]] = mapped_column(JSON)
+    return_url: Mapped[Optional[str]] = mapped_column(Text)
+    notify_url: Mapped[Optional[str]] = mapped_column(Text)
+    bill_timeout: Mapped[Optional[int]] = mapped_column(Integer)
+    expires_at: Mapped[Optional[int]] = mapped_column(BigInteger)
+    # Channel-specific request fields (openid, qr_pay_mode, show_url, auth_code …).
+    channel_params: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=OPEN)
+    # Unguessable token in the simulated cashier's URLs.
+    cashier_token: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    trade_no: Mapped[Optional[str]] = mapped_column(String(64))
+    message_detail: Mapped[Optional[dict]] = mapped_column(JSON)
+    create_time: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    pay_time: Mapped[Optional[int]] = mapped_column(BigInteger)
+    refund_result: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    revert_result: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+    @property
+    def spay_result(self) -> bool:
+        return self.status == self.PAID
+
+
+class WebhookDelivery(db.Model):
+    """The webhook outbox: one row per notification, worked by ``flask webhooks work``."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_due", "status", "next_attempt_at"),)
+
+    PENDING = "PENDING"
+    DELIVERED = "DELIVERED"
+    GAVE_UP = "GAVE_UP"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    app_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    bill_id: Mapped[Optional[str]] = mapped_column(String(36))
+    transaction_type: Mapped[str] = mapped_column(String(16), nullable=False, default="PAY")
+    url: Mapped[str] = mapped_column(Text, nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)  # the exact JSON sent
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default=PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    claimed_until: Mapped[Optional[int]] = mapped_column(BigInteger)
+    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    created_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    delivered_at: Mapped[Optional[int]] = mapped_column(BigInteger)
+
+
+class CheckoutOrder(db.Model):
+    """One 秒支付 order as the shopper's checkout knows it: one row per
+    (app_id, out_trade_no), so refreshes, back buttons and second tabs all land
+    on the same checkout."""
+
+    __tablename__ = "checkout_orders"
+    __table_args__ = (UniqueConstraint("app_id", "out_trade_no"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # unguessable token
+    app_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    out_trade_no: Mapped[str] = mapped_column(String(64), nullable=False)
+    bill_no: Mapped[str] = mapped_column(String(32), nullable=False)  # sent to the gateway
+    title: Mapped[str] = mapped_column(String(64), nullable=False)
+    amount: Mapped[int] = mapped_column(BigInteger, nullable=False)  # minor units, as signed
+    currency: Mapped[str] = mapped_column(String(3), nullable=False, default="CNY")
+    return_url: Mapped[Optional[str]] = mapped_column(Text)
+    optional: Mapped[Optional[dict]] = mapped_column(JSON)
+    analysis: Mapped[Optional[dict]] = mapped_column(JSON)
+    buyer_id: Mapped[Optional[str]] = mapped_column(String(64))
+    coupon_id: Mapped[Optional[str]] = mapped_column(String(64))
+    instant_channel: Mapped[Optional[str]] = mapped_column(String(16))
+    openid: Mapped[Optional[str]] = mapped_column(String(128))
+    need_ali_guide: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    use_app: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    debug: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # Channel -> gateway bill id of the bills opened for this order.
+    bills: Mapped[dict[str, str]] = mapped_column(JSON, nullable=False, default=dict)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="OPEN")
+    extra: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    created_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    updated_at: Mapped[int] = mapped_column(BigInteger, nullable=False)

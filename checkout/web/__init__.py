@@ -1,0 +1,88 @@
+"""The web layer: extensions, blueprints, CLI groups, security headers and
+error pages. Blueprints are thin: parse the request, call one domain
+function, render one template."""
+
+from __future__ import annotations
+
+import importlib
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFProtect
+
+from .. import i18n
+
+csrf = CSRFProtect()
+
+# Modules that expose a Flask blueprint as ``bp``. Each helper module adds itself here.
+BLUEPRINTS = [
+    "checkout.web.home",
+]
+
+# Modules that expose a click group as ``group`` (``flask --app wsgi <name> …``).
+CLI_GROUPS = [
+    "checkout.merchants_cli",
+    "checkout.db_cli",
+]
+
+# Path prefixes answered as JSON APIs (BeeCloud result codes), not HTML pages.
+API_PREFIXES = ("/1/rest/", "/2/rest/")
+
+
+def init_app(app: Flask) -> None:
+    csrf.init_app(app)
+    i18n.init_app(app)
+    for path in BLUEPRINTS:
+        module = importlib.import_module(path)
+        app.register_blueprint(module.bp)
+        if getattr(module, "CSRF_EXEMPT", False):
+            csrf.exempt(module.bp)
+    for path in CLI_GROUPS:
+        app.cli.add_command(importlib.import_module(path).group)
+    app.after_request(security_headers)
+    _register_error_pages(app)
+
+
+DEFAULT_CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "form-action 'self' https: http:; base-uri 'none'; object-src 'none'; "
+    "frame-ancestors 'none'"
+)
+
+
+def security_headers(response):
+    """Safe defaults for every response. A view that may be framed by a
+    merchant sets its own Content-Security-Policy (with its frame-ancestors)."""
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
+    return response
+
+
+def wants_json() -> bool:
+    return request.path.startswith(API_PREFIXES) or request.accept_mimetypes.best == "application/json"
+
+
+def _register_error_pages(app: Flask) -> None:
+    from werkzeug.exceptions import HTTPException
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if request.path.startswith(API_PREFIXES):
+            # BeeCloud answers HTTP 200 with a result code; 14 is RUNTIME_ERROR.
+            code, msg = (5, "PARAM_INVALID") if error.code == 413 else (14, "RUNTIME_ERROR")
+            return jsonify(result_code=code, result_msg=msg,
+                           err_detail=error.description or error.name), 200
+        if wants_json():
+            return jsonify(ERROR=error.description or error.name), error.code
+        return render_template("errors/http.html", error=error), error.code
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception):
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        if request.path.startswith(API_PREFIXES):
+            return jsonify(result_code=14, result_msg="RUNTIME_ERROR",
+                           err_detail="internal error; nothing was charged"), 200
+        if wants_json():
+            return jsonify(ERROR="internal error"), 500
+        return render_template("errors/http.html", error=None), 500

@@ -1,0 +1,220 @@
+"""Shared fixtures: an app on a fresh database per test, a test client, a
+real HTTP server in a thread, and headless Chromium through Playwright.
+
+The database is SQLite unless ``CHECKOUT_TEST_DATABASE_URL`` names a
+PostgreSQL server (``.ci/run`` runs the suite both ways); on PostgreSQL a
+database of its own is created for the test session and dropped after it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
+
+from checkout import create_app
+from checkout.db import db
+from checkout.db_cli import upgrade
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+PG_URL = os.environ.get("CHECKOUT_TEST_DATABASE_URL", "")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: drives headless Chromium")
+    config.addinivalue_line("markers", "postgresql: needs PostgreSQL (skipped on SQLite)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if PG_URL:
+        return
+    skip = pytest.mark.skip(reason="needs CHECKOUT_TEST_DATABASE_URL (PostgreSQL)")
+    for item in items:
+        if "postgresql" in item.keywords:
+            item.add_marker(skip)
+
+
+# --- databases -------------------------------------------------------------
+
+def _pg_admin_url(url: str) -> str:
+    return url.replace("postgresql://", "postgresql+psycopg://", 1) \
+        if url.startswith("postgresql://") else url
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory):
+    """A migrated database: a SQLite file to copy, or a PostgreSQL database."""
+    if PG_URL:
+        admin = create_engine(_pg_admin_url(PG_URL), isolation_level="AUTOCOMMIT")
+        name = f"checkout_test_{uuid.uuid4().hex[:10]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = _pg_admin_url(PG_URL).rsplit("/", 1)[0] + "/" + name
+        upgrade(url)
+        yield {"kind": "postgresql", "url": url}
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    else:
+        path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+        upgrade(f"sqlite:///{path}")
+        yield {"kind": "sqlite", "path": path}
+
+
+@pytest.fixture
+def database_url(database_template, tmp_path):
+    if database_template["kind"] == "sqlite":
+        target = tmp_path / "checkout.sqlite3"
+        shutil.copy(database_template["path"], target)
+        yield f"sqlite:///{target}"
+    else:
+        url = database_template["url"]
+        yield url
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            tables = [row[0] for row in conn.execute(text(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                "AND tablename <> 'alembic_version'"))]
+            if tables:
+                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables)
+                                  + " RESTART IDENTITY CASCADE"))
+        engine.dispose()
+
+
+@pytest.fixture
+def app_config(database_url, tmp_path):
+    """Settings for the app under test; tests may add to this dict before ``app`` is built."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "GATEWAY": "embedded",
+        "DEMO": True,
+    }
+
+
+@pytest.fixture
+def app(app_config, tmp_path, monkeypatch):
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path / "instance"))
+    application = create_app(app_config)
+    with application.app_context():
+        yield application
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+# --- small factories ---------------------------------------------------------
+
+@pytest.fixture
+def make_merchant(app):
+    from checkout import merchants
+
+    def make(name="Test Shop", channels=None, **kwargs):
+        kwargs.setdefault("return_hosts", ["shop.example.com", "127.0.0.1", "localhost"])
+        kwargs.setdefault("webhook_url", "http://127.0.0.1:9/webhook")
+        return merchants.create_merchant(
+            name, channels=channels if channels is not None else
+            ["ALI_WEB", "ALI_QRCODE", "WX_NATIVE", "UN_WEB", "JD_WEB",
+             "ALI_WAP", "WX_WAP", "UN_WAP", "JD_WAP", "WX_JSAPI"], **kwargs)
+
+    return make
+
+
+# --- a real HTTP server --------------------------------------------------------
+
+class LiveServer:
+    def __init__(self, app, host="127.0.0.1"):
+        self.server = make_server(host, 0, app, threaded=True)
+        self.url = f"http://{host}:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served on a free port of 127.0.0.1, in a thread."""
+    app.config["PUBLIC_URL"] = ""
+    server = LiveServer(app).start()
+    yield server
+    server.stop()
+
+
+# --- headless Chromium -----------------------------------------------------------
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                              args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A desktop-sized page (1280x800)."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def phone_page(browser):
+    """A phone-sized page with a mobile Safari user agent."""
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+        device_scale_factor=2, locale="zh-CN",
+        user_agent=("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+                    "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"))
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def screenshot(request):
+    """``screenshot(page, "name")`` saves test-artifacts/screenshots/<test>-<name>.png."""
+    folder = ARTIFACTS / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def take(pg, name="page"):
+        path = folder / f"{request.node.name}-{name}.png"
+        pg.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
