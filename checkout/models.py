@@ -151,3 +151,76 @@ class CheckoutOrder(db.Model):
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
     updated_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+# --- Coupons (seed 003, lines 1280-1424; rules in ``checkout.sandbox.coupons``) ---
+
+from sqlalchemy import ForeignKey  # noqa: E402  (kept beside the only tables that use it)
+
+
+class CouponTemplate(db.Model):
+    """A kind of coupon a merchant app hands out ("卡券模板")."""
+
+    __tablename__ = "coupon_templates"
+    __table_args__ = (Index("ix_coupon_templates_app_created", "app_id", "created_at"),)
+
+    AMOUNT_OFF = 0  # "满减": ``amount_off`` fen off once ``limit_fee`` is met
+    PERCENTAGE = 1  # "折扣": the shopper pays ``ratio_bp`` / 10000 of the price
+
+    WINDOW = 1  # expiry_type 1: valid between the template's start_time and end_time
+    DAYS_AFTER_DELIVERY = 2  # expiry_type 2: valid delivery_valid_days after issue
+
+    NOT_STARTED = 0
+    ACTIVE = 1
+    STOPPED = -1
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    type: Mapped[int] = mapped_column(Integer, nullable=False)
+    code: Mapped[Optional[str]] = mapped_column(String(32))
+    limit_fee: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)  # fen, 0 = none
+    # The wire's float ``discount`` is stored exactly: fen for type 0, and for
+    # type 1 the ratio paid in ten-thousandths (0.9 -> 9000).
+    amount_off: Mapped[Optional[int]] = mapped_column(BigInteger)
+    ratio_bp: Mapped[Optional[int]] = mapped_column(Integer)
+    total_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)  # 0 = unlimited
+    max_count_per_user: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    deliver_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    use_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    expiry_type: Mapped[int] = mapped_column(Integer, nullable=False, default=WINDOW)
+    start_time: Mapped[Optional[int]] = mapped_column(BigInteger)
+    end_time: Mapped[Optional[int]] = mapped_column(BigInteger)
+    delivery_valid_days: Mapped[Optional[int]] = mapped_column(Integer)
+    status: Mapped[int] = mapped_column(Integer, nullable=False, default=ACTIVE)
+    mch_account: Mapped[Optional[str]] = mapped_column(String(128))
+    created_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    updated_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class Coupon(db.Model):
+    """One coupon issued to one buyer (``user_id`` matches a bill's ``buyer_id``)."""
+
+    __tablename__ = "coupons"
+    __table_args__ = (
+        Index("ix_coupons_app_user", "app_id", "user_id", "status"),
+        Index("ix_coupons_template_user", "template_id", "user_id"),
+        Index("ix_coupons_app_created", "app_id", "created_at"),
+    )
+
+    UNUSED = 0
+    USED = 1
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    template_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("coupon_templates.id"), nullable=False)
+    app_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    user_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[int] = mapped_column(Integer, nullable=False, default=UNUSED)
+    start_time: Mapped[Optional[int]] = mapped_column(BigInteger)
+    end_time: Mapped[Optional[int]] = mapped_column(BigInteger)
+    use_time: Mapped[Optional[int]] = mapped_column(BigInteger)
+    # The paid bill that consumed it (``bills.id``); set together with status.
+    used_by_bill: Mapped[Optional[str]] = mapped_column(String(36))
+    created_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    updated_at: Mapped[int] = mapped_column(BigInteger, nullable=False)

@@ -10,7 +10,7 @@ Rules, written down once:
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
 # Minor-unit exponents: CNY for domestic channels, then seed 002's currency
 # table for the international (PayPal) API.
@@ -67,3 +67,40 @@ def format_amount(amount: int, currency: str = "CNY") -> str:
 def fen_to_yuan(fen: int) -> str:
     """1 -> '0.01' (channel message details and cashier pages speak yuan)."""
     return str(minor_to_decimal(fen, "CNY"))
+
+
+# --- Coupon discounts (seed 003, lines 1322-1335) ------------------------------
+
+def percentage_discount(bill_fee: int, ratio: object) -> int:
+    """The discount, in fen, of a type 1 ("折扣") coupon on ``bill_fee`` fen.
+
+    Seed 003 line 1329: type 1 stores the *ratio paid*, "0.9 表示9折" — the
+    shopper pays 90 % of the price, so the discount is the other 10 %.
+
+    The rounding rule, written down once: the shopper pays the exact product
+    ``bill_fee × ratio`` rounded UP to a whole fen, so the discount is
+    ``floor(bill_fee × (1 − ratio))``. A coupon therefore never gives away more
+    than it advertises (199 fen at 0.9: pays 180, discount 19 — not 20). The
+    arithmetic is exact (``Decimal``), never binary floating point.
+
+    ``ratio`` must satisfy 0 < ratio < 1 (as a Decimal, str or int; floats are
+    converted through ``str`` so 0.9 means 0.9). The 1-fen floor on the amount
+    paid is applied separately by ``capped_discount``.
+    """
+    try:
+        value = Decimal(str(ratio).strip())
+    except (InvalidOperation, ValueError):
+        raise MoneyError(f"{ratio!r} is not a ratio") from None
+    if not value.is_finite() or not Decimal(0) < value < Decimal(1):
+        raise MoneyError(f"a percentage coupon's ratio must be between 0 and 1, not {ratio!r}")
+    fee = int(bill_fee)
+    if fee < 0:
+        raise MoneyError("a bill fee cannot be negative")
+    return int((fee * (Decimal(1) - value)).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def capped_discount(bill_fee: int, discount: int) -> int:
+    """A discount limited so the shopper still pays at least 1 fen: channels
+    cannot charge 0 (seed 001: total_fee is a positive integer). A 10-yuan
+    coupon on a 5-yuan bill therefore takes 4.99 off, and the bill costs ¥0.01."""
+    return max(0, min(int(discount), int(bill_fee) - 1))
