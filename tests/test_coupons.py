@@ -414,3 +414,46 @@ def test_issuing_concurrently_respects_total_and_per_user_counts(app, merchant, 
     issued = db.session.execute(db.select(Coupon.user_id).where(Coupon.template_id == tpl_id)).scalars().all()
     assert len(issued) == 3 and issued.count("alice") <= 1
     assert db.session.get(CouponTemplate, tpl_id).deliver_count == 3
+
+
+# --- the CLI --------------------------------------------------------------------------------------
+
+def test_cli_creates_a_template_issues_and_lists(runner, merchant):
+    import json
+
+    created = runner.invoke(args=["coupons", "template-create", merchant.app_id, "10 off 100",
+                                  "--type", "0", "--discount", "10", "--limit-fee", "10000",
+                                  "--json"])
+    assert created.exit_code == 0, created.output
+    template_id = json.loads(created.output)["id"]
+    issued = runner.invoke(args=["coupons", "issue", merchant.app_id, template_id, "alice",
+                                 "--json"])
+    assert issued.exit_code == 0, issued.output
+    coupon = json.loads(issued.output)
+    assert coupon["user_id"] == "alice" and coupon["template"]["limit_fee"] == 10000
+    listed = runner.invoke(args=["coupons", "list", merchant.app_id, "--user", "alice", "--json"])
+    assert [row["id"] for row in json.loads(listed.output)] == [coupon["id"]]
+
+
+def test_cli_percentage_template_valid_days(runner, merchant):
+    import json
+
+    created = runner.invoke(args=["coupons", "template-create", merchant.app_id, "10% off",
+                                  "--type", "1", "--discount", "0.9", "--valid-days", "30",
+                                  "--json"])
+    wire = json.loads(created.output)
+    assert (wire["discount"], wire["expiry_type"], wire["delivery_valid_days"]) == (0.9, 2, 30)
+
+
+def test_cli_explains_a_refused_template(runner, merchant):
+    result = runner.invoke(args=["coupons", "template-create", merchant.app_id, "bad",
+                                 "--type", "1", "--discount", "9"])
+    assert result.exit_code != 0 and "between 0 and 1" in result.output
+
+
+def test_cli_refuses_issue_from_a_stopped_template(runner, merchant, template):
+    tpl = template()
+    assert runner.invoke(args=["coupons", "template-status", merchant.app_id, tpl.id,
+                               "stop"]).exit_code == 0
+    result = runner.invoke(args=["coupons", "issue", merchant.app_id, tpl.id, "alice"])
+    assert result.exit_code != 0 and "not active" in result.output

@@ -22,6 +22,7 @@ BLUEPRINTS = [
 CLI_GROUPS = [
     "checkout.merchants_cli",
     "checkout.db_cli",
+    "checkout.coupons_cli",
 ]
 
 # Path prefixes answered as JSON APIs (BeeCloud result codes), not HTML pages.
