@@ -16,6 +16,7 @@ csrf = CSRFProtect()
 # Modules that expose a Flask blueprint as ``bp``. Each helper module adds itself here.
 BLUEPRINTS = [
     "checkout.web.home",
+    "checkout.web.coupon_api",
 ]
 
 # Modules that expose a click group as ``group`` (``flask --app wsgi <name> …``).
