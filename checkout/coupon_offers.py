@@ -93,3 +93,48 @@ def coupon_offer(merchant: Merchant, buyer_id: str | None, amount: int, *,
     elif offer.choices:
         offer.selected = offer.choices[0]  # the biggest saving (usable_coupons' order)
     return offer
+
+
+# --- the shopper's choice, kept on the order (in the database: any worker may serve the next step) ---
+
+CHOICE_KEY = "coupon_choice"
+
+
+def buyer_of(order) -> str | None:
+    """The buyer whose coupons apply: ``buyer_id``, else the script's ``useId``
+    (seed 003 line 333) if the entry kept it in ``order.extra["use_id"]``."""
+    return order.buyer_id or (order.extra or {}).get("use_id") or None
+
+
+def offer_for_order(order, merchant: Merchant, *, now_ms: int | None = None) -> CouponOffer:
+    return coupon_offer(merchant, buyer_of(order), order.amount,
+                        merchant_coupon_id=order.coupon_id,
+                        chosen=(order.extra or {}).get(CHOICE_KEY),
+                        currency=order.currency or "CNY", now_ms=now_ms)
+
+
+def choose_coupon(order, choice: object) -> bool:
+    """Keep the shopper's pick (a coupon id, or ``NO_COUPON``) for this order.
+    False for a value that cannot be a pick; whether it is usable is decided
+    again each time the offer is made, so a stale pick is simply not applied."""
+    if not isinstance(choice, str) or not choice or len(choice) > 36:
+        return False
+    from .db import db
+
+    order.extra = {**(order.extra or {}), CHOICE_KEY: choice}
+    db.session.commit()
+    return True
+
+
+def bill_coupon_fields(order, merchant: Merchant) -> dict:
+    """The coupon part of the gateway's bill request for this order: the
+    selected ``coupon_id`` with its ``buyer_id`` (``total_fee`` stays the
+    signed amount; the gateway takes the discount off)."""
+    fields = {}
+    buyer = buyer_of(order)
+    if buyer:
+        fields["buyer_id"] = buyer
+    selected = offer_for_order(order, merchant).coupon_id
+    if selected:
+        fields["coupon_id"] = selected
+    return fields

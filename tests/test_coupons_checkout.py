@@ -111,3 +111,63 @@ def test_a_gateway_without_coupon_support_offers_none(merchant, give):
     give()
     shown = coupon_offer(merchant, "alice", 10000, gateway=BillsOnly(), now_ms=NOW)
     assert shown.choices == [] and shown.to_pay == 10000
+
+
+# --- the choice kept on the order, and the bill request ------------------------------------
+
+def make_order(merchant, **fields):
+    import secrets
+
+    from checkout.db import db
+    from checkout.models import CheckoutOrder
+
+    fields.setdefault("buyer_id", "alice")
+    fields.setdefault("extra", {})
+    order = CheckoutOrder(id=secrets.token_urlsafe(24), app_id=merchant.app_id,
+                          out_trade_no=secrets.token_hex(8), bill_no=secrets.token_hex(8),
+                          title="tea", amount=10000, currency="CNY", bills={},
+                          created_at=NOW, updated_at=NOW, **fields)
+    db.session.add(order)
+    db.session.commit()
+    return order
+
+
+def test_the_order_remembers_the_shoppers_pick(merchant, give):
+    from checkout.coupon_offers import choose_coupon, offer_for_order
+
+    small = give(discount="5")
+    give(discount="20")
+    order = make_order(merchant)
+    assert choose_coupon(order, small.id)
+    assert offer_for_order(order, merchant, now_ms=NOW).coupon_id == small.id
+    assert choose_coupon(order, NO_COUPON)
+    assert offer_for_order(order, merchant, now_ms=NOW).selected is None
+
+
+def test_a_pick_that_cannot_be_a_coupon_id_is_refused(merchant):
+    from checkout.coupon_offers import choose_coupon
+
+    order = make_order(merchant)
+    assert not choose_coupon(order, "x" * 37) and not choose_coupon(order, None)
+
+
+def test_the_scripts_use_id_finds_the_buyers_coupons(merchant, give):
+    from checkout.coupon_offers import offer_for_order
+
+    best = give("carol", discount="20")
+    order = make_order(merchant, buyer_id=None, extra={"use_id": "carol"})
+    assert offer_for_order(order, merchant, now_ms=NOW).coupon_id == best.id
+
+
+def test_the_bill_request_carries_the_selected_coupon_and_buyer(merchant, give):
+    from checkout.coupon_offers import bill_coupon_fields
+
+    best = give(discount="20")
+    order = make_order(merchant)
+    assert bill_coupon_fields(order, merchant) == {"buyer_id": "alice", "coupon_id": best.id}
+
+
+def test_the_bill_request_without_coupons_carries_only_the_buyer(merchant):
+    from checkout.coupon_offers import bill_coupon_fields
+
+    assert bill_coupon_fields(make_order(merchant), merchant) == {"buyer_id": "alice"}
