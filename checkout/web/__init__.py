@@ -17,6 +17,7 @@ csrf = CSRFProtect()
 BLUEPRINTS = [
     "checkout.web.home",
     "checkout.web.coupon_api",
+    "checkout.web.rest_api",
 ]
 
 # Modules that expose a click group as ``group`` (``flask --app wsgi <name> …``).
