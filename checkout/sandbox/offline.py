@@ -64,6 +64,7 @@ def _pay_now(bill: Bill) -> bool:
     except ImportError:
         return False
     settlement.mark_paid(bill)
+    db.session.commit()  # harmless if mark_paid committed already
     db.session.refresh(bill)
     return bill.status == Bill.PAID
 
