@@ -1,0 +1,146 @@
+"""The official BeeCloud Python SDK (PyPI ``beecloud`` 3.6.0), unmodified,
+against our server on a real socket, with only its API host changed.
+
+The SDK builds every URL from ``beecloud.utils.BEECLOUD_API_HOST`` (read by
+``get_rest_root_url``), so that one name is the host we point at ours."""
+
+from __future__ import annotations
+
+import pytest
+
+beecloud = pytest.importorskip("beecloud")
+
+from beecloud import utils as bc_utils  # noqa: E402
+from beecloud.entity import BCApp, BCPayReqParams, BCQueryReqParams  # noqa: E402
+from beecloud.pay import BCPay  # noqa: E402
+from beecloud.query import BCQuery  # noqa: E402
+
+from checkout.clock import now_ms  # noqa: E402
+
+_counter = iter(range(10 ** 6))
+
+
+def new_bill_no() -> str:
+    return f"SDK{now_ms()}{next(_counter):04d}"
+
+
+@pytest.fixture
+def sdk_host(live_server, monkeypatch):
+    monkeypatch.setattr(bc_utils, "BEECLOUD_API_HOST", live_server.url)
+    return live_server.url
+
+
+@pytest.fixture
+def merchant(make_merchant):
+    return make_merchant()
+
+
+def bc_app(merchant, test_mode=False) -> BCApp:
+    app = BCApp()
+    app.app_id = merchant.app_id
+    app.app_secret = merchant.app_secret
+    app.master_secret = merchant.master_secret
+    app.test_secret = merchant.test_secret
+    app.is_test_mode = test_mode
+    app.timeout = 10
+    return app
+
+
+def pay_params(channel="ALI_WEB", bill_no=None, **extra) -> BCPayReqParams:
+    params = BCPayReqParams()
+    params.channel = channel
+    params.total_fee = 1
+    params.bill_no = bill_no or new_bill_no()
+    params.title = "SDK 测试"
+    params.return_url = "https://shop.example.com/return"
+    params.optional = {"from": "sdk"}
+    for name, value in extra.items():
+        setattr(params, name, value)
+    return params
+
+
+def sdk_pay(merchant, test_mode=False, **kwargs):
+    pay = BCPay()
+    pay.register_app(bc_app(merchant, test_mode))
+    return pay.pay(pay_params(**kwargs))
+
+
+def sdk_query(merchant, test_mode=False) -> BCQuery:
+    query = BCQuery()
+    query.register_app(bc_app(merchant, test_mode))
+    return query
+
+
+def test_sdk_creates_a_live_alipay_bill(sdk_host, merchant):
+    result = sdk_pay(merchant, channel="ALI_WEB")
+    assert result.result_code == 0, result.err_detail
+    assert result.id and result.url.startswith(sdk_host + "/sandbox/cashier/")
+    assert "<form" in result.html
+
+
+def test_sdk_creates_a_wx_native_bill_in_test_mode(sdk_host, merchant):
+    result = sdk_pay(merchant, test_mode=True, channel="WX_NATIVE")
+    assert result.result_code == 0, result.err_detail
+    assert result.code_url.startswith(sdk_host + "/sandbox/cashier/")
+
+
+def test_sdk_reads_wx_jsapi_fields(sdk_host, merchant):
+    result = sdk_pay(merchant, channel="WX_JSAPI", openid="o-sdk-openid")
+    assert result.result_code == 0, result.err_detail
+    assert result.package.startswith("prepay_id=wx") and result.sign_type == "MD5"
+    assert result.pay_sign and result.nonce_str and result.timestamp
+
+
+def test_sdk_sees_our_refusals(sdk_host, merchant):
+    result = sdk_pay(merchant, channel="ALI_WEB", bill_no="short")
+    assert result.result_code == 5 and "bill_no" in result.err_detail
+
+
+def test_sdk_queries_live_bills_count_and_one_bill(sdk_host, merchant):
+    bill_no = new_bill_no()
+    created = sdk_pay(merchant, channel="ALI_WEB", bill_no=bill_no)
+    sdk_pay(merchant, channel="WX_NATIVE")
+    query = sdk_query(merchant)
+
+    params = BCQueryReqParams()
+    params.bill_no = bill_no
+    params.need_detail = True
+    found = query.query_bills(params)
+    assert found.result_code == 0, found.err_detail
+    assert [bill.id for bill in found.bills] == [created.id]
+    bill = found.bills[0]
+    assert (bill.channel, bill.sub_channel, bill.total_fee, bill.title) == \
+        ("ALI", "ALI_WEB", 1, "SDK 测试")
+    assert bill.spay_result is False
+
+    family = BCQueryReqParams()
+    family.channel = "WX"
+    assert query.query_bills_count(family).count == 1
+
+    one = query.query_bill_by_id(created.id)
+    assert one.result_code == 0 and one.pay.bill_no == bill_no
+
+
+def test_sdk_queries_test_mode_bills_apart_from_live_ones(sdk_host, merchant):
+    live = sdk_pay(merchant, channel="ALI_WEB")
+    test = sdk_pay(merchant, test_mode=True, channel="ALI_WEB")
+    assert live.result_code == test.result_code == 0
+    query = sdk_query(merchant, test_mode=True)
+    found = query.query_bills(BCQueryReqParams())
+    assert [bill.id for bill in found.bills] == [test.id]
+    assert query.query_bills_count(BCQueryReqParams()).count == 1
+    assert query.query_bill_by_id(test.id).pay.id == test.id
+    assert query.query_bill_by_id(live.id).result_code == 8
+
+
+def test_sdk_offline_qr_bill_and_status(sdk_host, merchant):
+    pay = BCPay()
+    pay.register_app(bc_app(merchant))
+    params = BCPayReqParams()
+    params.channel, params.total_fee, params.title = "WX_NATIVE", 1, "till"
+    params.bill_no = new_bill_no()
+    result = pay.offline_pay(params)
+    assert result.result_code == 0, result.err_detail
+    assert result.code_url.startswith(sdk_host + "/sandbox/cashier/")
+    reverted = pay.offline_revert(params.bill_no, channel="ALI_OFFLINE_QRCODE")
+    assert reverted.result_code == 8  # no ALI_OFFLINE_QRCODE bill under that number
