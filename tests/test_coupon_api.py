@@ -196,3 +196,50 @@ def test_sdk_issues_and_queries_coupons(sdk, merchant):
     assert sales.query_coupon_template(sdk, template.id).coupon_template.discount == 10.0
     assert [t.id for t in sales.query_coupon_templates(sdk, BCQueryCriteria()).coupon_templates] \
         == [template.id]
+
+
+# --- bills with coupons, through the bill API ----------------------------------------------------
+
+def create_bill(client, merchant, **fields):
+    import uuid
+
+    body = signed(merchant, channel="WX_NATIVE", total_fee=10000, title="tea",
+                  bill_no=uuid.uuid4().hex[:20], **fields)
+    return client.post("/2/rest/bill", json=body).get_json()
+
+
+def test_bill_with_a_coupon_costs_the_discounted_amount_and_says_so(client, merchant):
+    coupon = coupons.issue_coupon(merchant, make_template(merchant, discount="12.5").id, "alice")
+    created = create_bill(client, merchant, buyer_id="alice", coupon_id=coupon.id)
+    assert created["result_code"] == 0, created
+    pay = get(client, f"/2/rest/bill/{created['id']}", signed(merchant))["pay"]
+    assert (pay["bill_fee"], pay["discount"], pay["total_fee"], pay["coupon_id"]) == \
+        (10000, 1250, 8750, coupon.id)
+    listed = get(client, "/2/rest/bills", signed(merchant, bill_no=pay["bill_no"]))["bills"]
+    assert (listed[0]["bill_fee"], listed[0]["discount"], listed[0]["total_fee"]) == \
+        (10000, 1250, 8750)
+
+
+def test_bill_does_not_consume_the_coupon(client, merchant):
+    coupon = coupons.issue_coupon(merchant, make_template(merchant).id, "alice")
+    create_bill(client, merchant, buyer_id="alice", coupon_id=coupon.id)
+    assert get(client, f"/2/rest/coupon/{coupon.id}", signed(merchant))["coupon"]["status"] == 0
+
+
+def test_bill_with_another_buyers_coupon_is_refused(client, merchant):
+    coupon = coupons.issue_coupon(merchant, make_template(merchant).id, "alice")
+    refused = create_bill(client, merchant, buyer_id="bob", coupon_id=coupon.id)
+    assert (refused["result_code"], refused["err_detail"]) == \
+        (5, "the coupon was not issued to this buyer_id")
+
+
+def test_bill_with_a_coupon_but_no_buyer_is_missing_param(client, merchant):
+    coupon = coupons.issue_coupon(merchant, make_template(merchant).id, "alice")
+    refused = create_bill(client, merchant, coupon_id=coupon.id)
+    assert refused["result_code"] == 4 and "buyer_id" in refused["err_detail"]
+
+
+def test_bill_below_the_coupons_limit_fee_is_refused(client, merchant):
+    coupon = coupons.issue_coupon(merchant, make_template(merchant, limit_fee=10001).id, "alice")
+    refused = create_bill(client, merchant, buyer_id="alice", coupon_id=coupon.id)
+    assert refused["result_code"] == 5 and "limit_fee" in refused["err_detail"]
