@@ -224,3 +224,46 @@ class Coupon(db.Model):
     used_by_bill: Mapped[Optional[str]] = mapped_column(String(36))
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
     updated_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+# --- PayPal cards (seed 002; rules in ``checkout.cards``, ``checkout.sandbox.international``) ---
+
+class SavedCard(db.Model):
+    """A card the sandbox's PayPal vault keeps after a PAYPAL_CREDITCARD
+    payment: its ``credit_card_id`` pays again with PAYPAL_SAVED_CREDITCARD,
+    for the same app only. NEVER the card number or CVV: brand, last four and
+    expiry are all a shopper needs to recognise it."""
+
+    __tablename__ = "saved_cards"
+    __table_args__ = (Index("ix_saved_cards_app_buyer", "app_id", "buyer_id"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # credit_card_id, CARD_…
+    app_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    buyer_id: Mapped[Optional[str]] = mapped_column(String(64))
+    brand: Mapped[str] = mapped_column(String(16), nullable=False)  # visa/mastercard/discover/amex
+    last4: Mapped[str] = mapped_column(String(4), nullable=False)
+    exp_month: Mapped[int] = mapped_column(Integer, nullable=False)
+    exp_year: Mapped[int] = mapped_column(Integer, nullable=False)
+    holder_name: Mapped[str] = mapped_column(String(130), nullable=False)
+    created_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class BuyerCard(db.Model):
+    """The checkout's memory of a card a buyer paid with, so the next order
+    for that ``buyer_id`` offers "Visa •••• 4242" in one tap. Kept by the
+    checkout (not read from the gateway's vault) because a remote BeeCloud
+    gateway has no API to list cards. NEVER the card number or CVV."""
+
+    __tablename__ = "buyer_cards"
+    __table_args__ = (UniqueConstraint("app_id", "credit_card_id"),
+                      Index("ix_buyer_cards_app_buyer", "app_id", "buyer_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    app_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    buyer_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    credit_card_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    brand: Mapped[str] = mapped_column(String(16), nullable=False)
+    last4: Mapped[str] = mapped_column(String(4), nullable=False)
+    exp_month: Mapped[int] = mapped_column(Integer, nullable=False)
+    exp_year: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
