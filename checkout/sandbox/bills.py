@@ -354,6 +354,19 @@ def _same_order_check(existing: list[Bill], bill_fee: int, title: str, channel: 
     return mine
 
 
+def _commit_keeping_loaded() -> None:
+    """Commit without expiring what we just wrote: every column of a new bill
+    is set in Python (no server defaults), so re-reading it to build the
+    answer would be one more query per creation for nothing."""
+    session = db.session()
+    previous = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = previous
+
+
 def open_bill(merchant: Merchant, common: dict, channel: catalogue.Channel, web: dict, *,
               test_mode: bool, extra_params: dict | None = None) -> Bill:
     """Find or create the bill for (app, mode, bill_no, channel), race-safe:
@@ -384,7 +397,7 @@ def open_bill(merchant: Merchant, common: dict, channel: catalogue.Channel, web:
             refund_result=False, revert_result=False)
         db.session.add(bill)
         try:
-            db.session.commit()
+            _commit_keeping_loaded()
             return bill
         except IntegrityError:
             # Another request created this (app, mode, bill_no, channel) first.
