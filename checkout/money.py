@@ -104,3 +104,27 @@ def capped_discount(bill_fee: int, discount: int) -> int:
     cannot charge 0 (seed 001: total_fee is a positive integer). A 10-yuan
     coupon on a 5-yuan bill therefore takes 4.99 off, and the bill costs ¥0.01."""
     return max(0, min(int(discount), int(bill_fee) - 1))
+
+
+# --- International (PayPal) amounts (seed 002) ------------------------------------
+
+# Seed 002 lines 57-84: the currencies the international API accepts (CNY is
+# not among them).
+INTERNATIONAL_CURRENCIES = frozenset({
+    "AUD", "BRL", "CAD", "CZK", "DKK", "EUR", "HKD", "HUF", "ILS", "JPY", "MYR", "MXN",
+    "TWD", "NZD", "NOK", "PHP", "PLN", "GBP", "SGD", "SEK", "CHF", "THB", "TRY", "USD",
+})
+
+
+def minor_to_wire(amount: int, currency: str) -> int | float:
+    """The international API's ``total_fee`` (a JSON number in the currency's
+    own unit, seed 002 line 35) for ``amount`` minor units: the ONE conversion
+    the checkout makes on its way to the gateway.
+
+    Zero-decimal currencies give an int (500 JPY -> 500). Two-decimal ones give
+    the float whose shortest repr is exactly the decimal (1999 USD -> 19.99),
+    so ``json.dumps`` writes ``19.99`` and ``decimal_to_minor(str(x))`` gives
+    the amount back unchanged (exact for every amount below 10^15 minor units:
+    a double carries 15 significant decimal digits)."""
+    value = minor_to_decimal(amount, currency)
+    return int(value) if exponent(currency) == 0 else float(value)

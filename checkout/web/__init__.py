@@ -18,6 +18,8 @@ BLUEPRINTS = [
     "checkout.web.home",
     "checkout.web.coupon_api",
     "checkout.web.rest_api",
+    "checkout.web.international_api",
+    "checkout.web.paypal_sim",
 ]
 
 # Modules that expose a click group as ``group`` (``flask --app wsgi <name> …``).

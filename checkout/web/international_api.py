@@ -1,0 +1,22 @@
+"""The BeeCloud international API (seed 002): ``POST /1/rest/international/bill``.
+
+Machine to machine, authenticated by ``app_sign = md5(app_id + timestamp +
+app_secret)`` (seed 002 line 33) exactly like the v2 bill API, so the request
+rules are ``checkout.web.rest_api``'s; the work is
+``checkout.sandbox.international``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from ..sandbox import international
+from .rest_api import read_body, serve
+
+bp = Blueprint("international_api", __name__)
+CSRF_EXEMPT = True  # authenticated by app_sign, called by servers
+
+
+@bp.post("/1/rest/international/bill")
+def create_international_bill():
+    return serve(read_body, international.create_international_bill)
