@@ -217,6 +217,12 @@ def test_timestamp_as_digit_string_is_accepted(client, merchant):
     assert post_bill(client, body)["result_code"] == 0
 
 
+def test_nul_in_app_id_is_app_invalid(client, merchant):
+    body = bill_request(merchant)
+    body["app_id"] = merchant.app_id[:-1] + "\x00"
+    refused(post_bill(client, body), 1)
+
+
 def test_non_numeric_timestamp_is_app_invalid(client, merchant):
     body = bill_request(merchant)
     body["timestamp"] = "yesterday"
@@ -377,6 +383,21 @@ def test_flat_optional_is_accepted(client, merchant):
 
 def test_openid_must_be_a_string(client, merchant):
     refused(post_bill(client, bill_request(merchant, "WX_JSAPI", openid=42)), 5)
+
+
+@pytest.mark.parametrize("field", ["title", "buyer_id", "openid"])
+def test_nul_characters_are_param_invalid(client, merchant, field):
+    body = bill_request(merchant, "WX_JSAPI", **{field: "a\x00b"})
+    refused(post_bill(client, body), 5)
+
+
+def test_nul_in_optional_is_param_invalid(client, merchant):
+    refused(post_bill(client, bill_request(merchant, optional={"k": "a\x00"})), 5)
+
+
+def test_nul_deep_in_analysis_is_param_invalid(client, merchant):
+    analysis = {"ip": "1.2.3.4", "product": [{"name": "a\x00"}]}
+    refused(post_bill(client, bill_request(merchant, "WX_WAP", analysis=analysis)), 5)
 
 
 def test_unknown_extra_fields_are_ignored(client, merchant):

@@ -169,6 +169,7 @@ def test_get_bill_of_another_app_or_mode_is_no_such_bill(merchant, make_merchant
     assert bills.get_bill(make_merchant("Other"), answer["id"])["result_code"] == 8
     assert bills.get_bill(merchant, answer["id"], test_mode=True)["result_code"] == 8
     assert bills.get_bill(merchant, "x" * 500)["result_code"] == 8
+    assert bills.get_bill(merchant, "a\x00b")["result_code"] == 8
 
 
 # --- query_bills filters --------------------------------------------------------------------
@@ -235,7 +236,8 @@ def test_default_limit_is_10(merchant):
 @pytest.mark.parametrize("filters", [{"limit": 51}, {"limit": 0}, {"skip": -1},
                                      {"limit": "10"}, {"spay_result": "true"},
                                      {"start_time": "yesterday"}, {"need_detail": 1},
-                                     {"bill_no": 12345678}])
+                                     {"bill_no": 12345678}, {"bill_no": "a\x00"},
+                                     {"buyer_id": "\x00"}])
 def test_bad_filters_are_param_invalid(merchant, filters):
     answer = bills.query_bills(merchant, filters)
     assert answer["result_code"] == 5 and answer["err_detail"]

@@ -98,7 +98,7 @@ def authenticate(fields: dict, *, secret: str = "app", now: int | None = None) -
         if fields.get(name) in (None, ""):
             raise Refused(MISS_PARAM, f"{name} is required")
     app_id, timestamp, sign = fields["app_id"], fields["timestamp"], fields["app_sign"]
-    if not isinstance(app_id, str):
+    if not isinstance(app_id, str) or "\x00" in app_id:
         raise Refused(APP_INVALID, "app_id must be a string")
     if isinstance(timestamp, bool) or not (
             isinstance(timestamp, int) or (isinstance(timestamp, str) and timestamp.isdigit()
@@ -140,6 +140,8 @@ def _string(fields: dict, name: str, *, max_len: int = SHORT_TEXT) -> str | None
         raise Refused(PARAM_INVALID, f"{name} must be a string")
     if len(value) > max_len:
         raise Refused(PARAM_INVALID, f"{name} must be at most {max_len} characters")
+    if "\x00" in value:  # PostgreSQL cannot store NUL in text
+        raise Refused(PARAM_INVALID, f"{name} must not contain NUL characters")
     return value
 
 
@@ -191,6 +193,8 @@ def _flat_map(fields: dict, name: str) -> dict | None:
     if not isinstance(value, dict):
         raise Refused(PARAM_INVALID, f"{name} must be a JSON object")
     for key, item in value.items():
+        if "\x00" in key or (isinstance(item, str) and "\x00" in item):
+            raise Refused(PARAM_INVALID, f"{name} must not contain NUL characters")
         if isinstance(item, (dict, list)):
             raise Refused(PARAM_INVALID,
                           f"{name} must be a flat JSON object; {key!r} holds a nested value")
@@ -203,6 +207,8 @@ def _map(fields: dict, name: str) -> dict | None:
         return None
     if not isinstance(value, dict):
         raise Refused(PARAM_INVALID, f"{name} must be a JSON object")
+    if "\\u0000" in json.dumps(value):  # PostgreSQL cannot store NUL in text
+        raise Refused(PARAM_INVALID, f"{name} must not contain NUL characters")
     return value
 
 
@@ -231,8 +237,8 @@ def check_common(fields: dict) -> dict:
     if not isinstance(bill_no, str) or not BILL_NO.fullmatch(bill_no):
         raise Refused(PARAM_INVALID, "bill_no must be 8 to 32 letters and/or digits")
     title = fields["title"]
-    if not isinstance(title, str):
-        raise Refused(PARAM_INVALID, "title must be a string")
+    if not isinstance(title, str) or "\x00" in title:
+        raise Refused(PARAM_INVALID, "title must be a string without NUL characters")
     if len(title.encode("utf-8")) > TITLE_MAX_BYTES:
         # Seed 001 line 47 also says "16 汉字", true only in GBK; the issue
         # fixes the rule in UTF-8 bytes.
@@ -464,7 +470,7 @@ def bill_to_wire(bill: Bill, *, need_detail: bool = True) -> dict:
 def get_bill(merchant: Merchant, bill_id, *, test_mode: bool = False) -> dict:
     """``GET /2/rest/bill/{id}``: ``{"result_code": 0, …, "pay": {…}}``."""
     bill = None
-    if isinstance(bill_id, str) and 0 < len(bill_id) <= 36:
+    if isinstance(bill_id, str) and 0 < len(bill_id) <= 36 and "\x00" not in bill_id:
         bill = db.session.get(Bill, bill_id)
     if bill is None or bill.app_id != merchant.app_id or bill.test_mode != test_mode:
         return answer(NO_SUCH_BILL, f"no bill with id {_shown(bill_id)} for this app"
@@ -504,8 +510,8 @@ def _filtered(statement, merchant: Merchant, filters: dict, test_mode: bool):
     for name, column in (("bill_no", Bill.bill_no), ("buyer_id", Bill.buyer_id)):
         value = filters.get(name)
         if value not in (None, ""):
-            if not isinstance(value, str):
-                raise Refused(PARAM_INVALID, f"{name} must be a string")
+            if not isinstance(value, str) or "\x00" in value:
+                raise Refused(PARAM_INVALID, f"{name} must be a string without NUL characters")
             statement = statement.where(column == value)
     spay = filters.get("spay_result")
     if spay is not None:
