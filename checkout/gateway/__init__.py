@@ -62,6 +62,12 @@ class Gateway(ABC):
     def query_bills(self, merchant: Merchant, filters: dict) -> list[dict]:
         """``GET /2/rest/bills?para=…``: the ``bills`` list."""
 
+    def create_international_bill(self, merchant: Merchant, request: dict) -> dict:
+        """``POST /1/rest/international/bill`` (seed 002): PayPal and cards.
+        ``total_fee`` is a decimal in the currency's unit (``money.minor_to_wire``).
+        Not abstract: a gateway without international payments says so."""
+        raise GatewayUnavailable("this payment gateway does not offer PayPal")
+
 
 def get_gateway(app=None) -> Gateway:
     """The gateway the settings choose (``GATEWAY=embedded`` or ``remote``)."""

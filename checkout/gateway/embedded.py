@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..models import Merchant
-from ..sandbox import bills
+from ..sandbox import bills, international
 from . import Gateway, checked
 
 
@@ -22,3 +22,7 @@ class EmbeddedGateway(Gateway):
 
     def query_bills(self, merchant: Merchant, filters: dict) -> list[dict]:
         return checked(bills.query_bills(merchant, filters, test_mode=self.test_mode))["bills"]
+
+    def create_international_bill(self, merchant: Merchant, request: dict) -> dict:
+        return checked(international.create_international_bill(merchant, request,
+                                                               test_mode=self.test_mode))
