@@ -362,3 +362,32 @@ def test_racing_channels_each_get_their_own_open_bill(app, merchant):
         merchants.get_merchant(app_id), {**request, "channel": channels[i]}))
     assert {a["result_code"] for a in answers} == {0}
     assert len({a["id"] for a in answers}) == 4
+
+
+@pytest.mark.postgresql
+def test_racing_channels_with_different_fees_keep_one_fee(app, merchant):
+    from checkout import merchants
+
+    app_id, request = merchant.app_id, request_for("WX_NATIVE")
+    channels = ["WX_NATIVE", "ALI_WEB", "UN_WEB", "JD_WEB", "KUAIQIAN_WEB", "YEE_WEB"]
+    answers = race(app, len(channels), lambda i: bills.create_bill(
+        merchants.get_merchant(app_id),
+        {**request, "channel": channels[i], "total_fee": 100 + i}))
+    assert [a["result_code"] for a in answers].count(0) == 1
+    fees = set(db.session.scalars(db.select(Bill.bill_fee)
+                                  .where(Bill.bill_no == request["bill_no"])))
+    assert len(fees) == 1
+
+
+def test_racing_channels_with_different_fees_keep_one_fee_on_any_database(app, merchant):
+    """The same rule with the database's own locking (SQLite: the write lock)."""
+    from checkout import merchants
+
+    app_id, request = merchant.app_id, request_for("WX_NATIVE")
+    channels = ["WX_NATIVE", "ALI_WEB", "UN_WEB", "JD_WEB"]
+    race(app, len(channels), lambda i: bills.create_bill(
+        merchants.get_merchant(app_id),
+        {**request, "channel": channels[i], "total_fee": 100 + i}))
+    fees = set(db.session.scalars(db.select(Bill.bill_fee)
+                                  .where(Bill.bill_no == request["bill_no"])))
+    assert len(fees) == 1

@@ -30,7 +30,7 @@ import uuid
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import func, update
+from sqlalchemy import func, text, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import channels as catalogue
@@ -327,6 +327,19 @@ def _apply_coupon(merchant: Merchant, coupon_id: str | None, buyer_id: str | Non
 
 # --- creation -------------------------------------------------------------------------
 
+def _lock_bill_no(app_id: str, test_mode: bool, bill_no: str) -> None:
+    """Serialise creations for one (app, mode, bill_no) until commit, so the
+    "same bill_no, other fee or title" rule holds across channels too (the
+    unique key only covers one channel). PostgreSQL: a transaction-scoped
+    advisory lock on the key. SQLite: take the database's write lock first
+    (a write that matches nothing), which every creation needs anyway."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                           {"key": f"bill:{app_id}:{int(test_mode)}:{bill_no}"})
+    else:
+        db.session.execute(text("UPDATE bills SET status = status WHERE 1 = 0"))
+
+
 def _bills_for(app_id: str, test_mode: bool, bill_no: str) -> list[Bill]:
     return list(db.session.execute(
         db.select(Bill).where(Bill.app_id == app_id, Bill.test_mode == test_mode,
@@ -379,13 +392,21 @@ def open_bill(merchant: Merchant, common: dict, channel: catalogue.Channel, web:
     the unique constraint decides, and the loser re-reads the winner's row."""
     for _attempt in range(2):
         now = now_ms()
+        _lock_bill_no(merchant.app_id, test_mode, common["bill_no"])
         existing = _bills_for(merchant.app_id, test_mode, common["bill_no"])
-        found = _same_order_check(existing, common["total_fee"], common["title"],
-                                  channel.code, now)
-        if found is not None:
-            return found
-        discount = _apply_coupon(merchant, common["coupon_id"], common["buyer_id"],
-                                 common["total_fee"])
+        try:
+            found = _same_order_check(existing, common["total_fee"], common["title"],
+                                      channel.code, now)
+            if found is not None:
+                _commit_keeping_loaded()  # nothing written; ends the lock's transaction
+                return found
+            discount = _apply_coupon(merchant, common["coupon_id"], common["buyer_id"],
+                                     common["total_fee"])
+        except Refused:
+            # End the transaction (and the lock) at once. Commit, not rollback:
+            # we wrote nothing, and a caller's pending work must not be lost.
+            _commit_keeping_loaded()
+            raise
         params = {**common["extra"], **web["params"], **(extra_params or {})}
         bill = Bill(
             id=str(uuid.uuid4()), app_id=merchant.app_id, test_mode=test_mode,
