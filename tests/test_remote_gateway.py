@@ -1,0 +1,364 @@
+"""RemoteGateway: BeeCloud's REST wire over HTTP, and every way a gateway can
+misbehave turned into GatewayUnavailable (safe to show) or GatewayError.
+
+The misbehaving gateway is a real HTTP server in a thread (http.server); the
+happy path runs against our own embedded REST API through ``live_server``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from checkout.gateway import GatewayError, GatewayUnavailable, get_gateway
+from checkout.gateway.remote import RemoteGateway
+from checkout.signing import app_sign
+
+
+def new_bill_no() -> str:
+    return "R" + uuid.uuid4().hex[:20]
+
+
+def ali_web_request(**fields) -> dict:
+    request = {"channel": "ALI_WEB", "total_fee": 1, "bill_no": new_bill_no(),
+               "title": "白开水", "return_url": "http://shop.example.com/back"}
+    request.update(fields)
+    return request
+
+
+# --- a gateway that misbehaves on purpose -----------------------------------------
+
+class MisbehavingGateway:
+    """Answers every request the way ``behaviour`` says and records what it got.
+
+    behaviours: "ok" (a BeeCloud bill answer), "code" (result code 5),
+    "hang" (never answers until the test ends), "html", "garbage", "truncated",
+    "http500", "http404", "redirect", "not_beecloud", "drop" (closes the socket).
+    """
+
+    def __init__(self):
+        self.behaviour = "ok"
+        self.requests: list[dict] = []
+        self.release = threading.Event()
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+            def do_GET(self):
+                self._answer(b"")
+
+            def do_POST(self):
+                self._answer(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+
+            def _answer(self, body: bytes):
+                gateway.requests.append({"method": self.command, "path": self.path,
+                                         "headers": dict(self.headers), "body": body})
+                kind = gateway.behaviour
+                if kind == "hang":
+                    gateway.release.wait(10)
+                    return self._send(200, b'{"result_code":0}')
+                if kind == "drop":
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return None
+                answers = {
+                    "ok": (200, json.dumps({"result_code": 0, "result_msg": "OK",
+                                            "err_detail": "", "id": "bill-1", "url": "u",
+                                            "pay": {"id": "bill-1"}, "bills": []}).encode()),
+                    "code": (200, json.dumps({"result_code": 5, "result_msg": "PARAM_INVALID",
+                                              "err_detail": "total_fee must be > 0"}).encode()),
+                    "html": (200, b"<html><body>502 Bad Gateway</body></html>"),
+                    "garbage": (200, b"\x00\xff\xfe not json"),
+                    "truncated": (200, b'{"result_code": 0, "result_msg": "O'),
+                    "http500": (500, b'{"result_code": 14, "result_msg": "RUNTIME_ERROR"}'),
+                    "http404": (404, b"<h1>Not Found</h1>"),
+                    "redirect": (302, b""),
+                    "not_beecloud": (200, b'{"status": "ok"}'),
+                }
+                status, payload = answers[kind]
+                self._send(status, payload)
+
+            def _send(self, status, payload):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                if status == 302:
+                    self.send_header("Location", "http://127.0.0.1:9/elsewhere")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def fake():
+    server = MisbehavingGateway()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def merchant(make_merchant):
+    return make_merchant()
+
+
+def remote(url: str, **kwargs) -> RemoteGateway:
+    kwargs.setdefault("connect_timeout", 1.0)
+    kwargs.setdefault("read_timeout", 0.3)
+    return RemoteGateway(url, **kwargs)
+
+
+def closed_port() -> int:
+    """A port of 127.0.0.1 nobody listens on (connections are refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class CountingTransport(httpx.HTTPTransport):
+    """A real transport that counts how many times a request was sent."""
+
+    def __init__(self):
+        super().__init__()
+        self.sent = 0
+
+    def handle_request(self, request):
+        self.sent += 1
+        return super().handle_request(request)
+
+
+# --- the wire -----------------------------------------------------------------------
+
+def test_create_bill_posts_the_request_signed_for_the_merchant(fake, merchant):
+    answer = remote(fake.url).create_bill(merchant, ali_web_request(bill_no="abc12345678"))
+
+    assert answer["id"] == "bill-1"
+    sent = fake.requests[-1]
+    assert (sent["method"], sent["path"]) == ("POST", "/2/rest/bill")
+    assert sent["headers"]["Content-Type"].startswith("application/json")
+    body = json.loads(sent["body"].decode("utf-8"))
+    assert body["bill_no"] == "abc12345678" and body["title"] == "白开水"
+    assert body["app_id"] == merchant.app_id
+    assert isinstance(body["timestamp"], int)
+    assert body["app_sign"] == app_sign(merchant.app_id, body["timestamp"], merchant.app_secret)
+
+
+def test_test_mode_uses_the_sandbox_path_and_the_test_secret(fake, merchant):
+    remote(fake.url, test_mode=True).create_bill(merchant, ali_web_request())
+
+    sent = fake.requests[-1]
+    body = json.loads(sent["body"])
+    assert sent["path"] == "/2/rest/sandbox/bill"
+    assert body["app_sign"] == app_sign(merchant.app_id, body["timestamp"], merchant.test_secret)
+
+
+def test_get_bill_sends_para_as_url_encoded_json(fake, merchant):
+    pay = remote(fake.url).get_bill(merchant, "bill-1")
+
+    assert pay == {"id": "bill-1"}
+    url = urlsplit(fake.requests[-1]["path"])
+    assert url.path == "/2/rest/bill/bill-1"
+    para = json.loads(parse_qs(url.query)["para"][0])
+    assert para["app_id"] == merchant.app_id
+    assert para["app_sign"] == app_sign(merchant.app_id, para["timestamp"], merchant.app_secret)
+
+
+def test_get_bill_keeps_an_odd_id_inside_one_path_segment(fake, merchant):
+    remote(fake.url).get_bill(merchant, "../bills?x=1")
+
+    assert urlsplit(fake.requests[-1]["path"]).path == "/2/rest/bill/..%2Fbills%3Fx%3D1"
+
+
+def test_query_bills_sends_the_filters_in_para(fake, merchant):
+    assert remote(fake.url).query_bills(merchant, {"bill_no": "abc12345678", "limit": 5}) == []
+
+    url = urlsplit(fake.requests[-1]["path"])
+    assert url.path == "/2/rest/bills"
+    para = json.loads(parse_qs(url.query)["para"][0])
+    assert (para["bill_no"], para["limit"]) == ("abc12345678", 5)
+
+
+# --- result codes --------------------------------------------------------------------
+
+def test_a_result_code_becomes_gateway_error(fake, merchant):
+    fake.behaviour = "code"
+
+    with pytest.raises(GatewayError) as refused:
+        remote(fake.url).create_bill(merchant, ali_web_request())
+
+    assert (refused.value.result_code, refused.value.result_msg) == (5, "PARAM_INVALID")
+    assert refused.value.err_detail == "total_fee must be > 0"
+
+
+# --- misbehaviour ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("behaviour", ["html", "garbage", "truncated", "http500", "http404",
+                                       "redirect", "not_beecloud", "drop"])
+def test_an_answer_that_is_not_a_beecloud_result_is_unavailable(fake, merchant, behaviour):
+    fake.behaviour = behaviour
+
+    with pytest.raises(GatewayUnavailable):
+        remote(fake.url).create_bill(merchant, ali_web_request())
+
+
+def test_a_success_without_the_bill_id_is_unavailable(fake, merchant):
+    fake.behaviour = "not_beecloud"
+
+    with pytest.raises(GatewayUnavailable):
+        remote(fake.url).get_bill(merchant, "bill-1")
+
+
+def test_a_gateway_slower_than_the_read_timeout_is_unavailable(fake, merchant):
+    fake.behaviour = "hang"
+
+    with pytest.raises(GatewayUnavailable, match="did not answer in time"):
+        remote(fake.url, read_timeout=0.2).create_bill(merchant, ali_web_request())
+
+
+def test_a_timed_out_bill_creation_is_not_sent_again(fake, merchant):
+    fake.behaviour = "hang"
+
+    with pytest.raises(GatewayUnavailable):
+        remote(fake.url, read_timeout=0.2).create_bill(merchant, ali_web_request())
+
+    assert len(fake.requests) == 1
+
+
+def test_a_refused_connection_is_tried_once_more_then_unavailable(merchant):
+    transport = CountingTransport()
+    gateway = remote(f"http://127.0.0.1:{closed_port()}", transport=transport)
+
+    with pytest.raises(GatewayUnavailable, match="cannot be reached"):
+        gateway.create_bill(merchant, ali_web_request())
+
+    assert transport.sent == 2
+
+
+def test_a_retried_bill_creation_sends_the_same_body(merchant):
+    class RefuseFirst(httpx.HTTPTransport):
+        bodies: list[bytes] = []
+
+        def handle_request(self, request):
+            self.bodies.append(request.read())
+            if len(self.bodies) == 1:
+                raise httpx.ConnectError("refused", request=request)
+            return httpx.Response(200, json={"result_code": 0, "result_msg": "OK",
+                                             "err_detail": "", "id": "bill-9"})
+
+    transport = RefuseFirst()
+    answer = remote("http://gateway.invalid", transport=transport).create_bill(
+        merchant, ali_web_request())
+
+    assert answer["id"] == "bill-9"
+    assert len(transport.bodies) == 2 and transport.bodies[0] == transport.bodies[1]
+
+
+def test_unavailable_messages_never_carry_secrets_or_the_url(fake, merchant):
+    messages = []
+    for behaviour in ("html", "http500", "hang", "drop"):
+        fake.behaviour = behaviour
+        with pytest.raises(GatewayUnavailable) as failure:
+            remote(fake.url, read_timeout=0.2).create_bill(merchant, ali_web_request())
+        messages.append(str(failure.value))
+
+    for message in messages:
+        for secret in (merchant.app_secret, merchant.master_secret, merchant.test_secret,
+                       fake.url, "app_sign"):
+            assert secret not in message
+
+
+def test_secrets_and_signatures_are_never_logged(fake, merchant, caplog):
+    caplog.set_level(logging.DEBUG)
+    gateway = remote(fake.url, read_timeout=0.2)
+    gateway.get_bill(merchant, "bill-1")
+    gateway.query_bills(merchant, {})
+    for behaviour in ("http500", "hang", "garbage"):
+        fake.behaviour = behaviour
+        with pytest.raises(GatewayUnavailable):
+            gateway.get_bill(merchant, "bill-1")
+
+    sent_signs = [json.loads(parse_qs(urlsplit(r["path"]).query)["para"][0])["app_sign"]
+                  for r in fake.requests]
+    assert "HTTP Request" in caplog.text  # httpx did log the requests ...
+    for secret in (merchant.app_secret, merchant.test_secret, merchant.master_secret,
+                   *sent_signs):
+        assert secret not in caplog.text  # ... without their para
+
+
+def test_settings_build_the_gateway(app, fake):
+    app.config.update(GATEWAY="remote", GATEWAY_URL=fake.url + "/",
+                      GATEWAY_CONNECT_TIMEOUT=1.5, GATEWAY_READ_TIMEOUT=4)
+    app.extensions.pop("checkout.gateway", None)
+
+    gateway = get_gateway(app)
+
+    assert isinstance(gateway, RemoteGateway)
+    assert gateway.base_url == fake.url
+    assert (gateway.timeout.connect, gateway.timeout.read) == (1.5, 4.0)
+
+
+def test_a_remote_gateway_without_a_url_is_a_setting_error():
+    with pytest.raises(ValueError, match="GATEWAY_URL"):
+        RemoteGateway.from_config({"GATEWAY_URL": ""})
+
+
+# --- against our own embedded REST API -------------------------------------------------
+
+def test_bills_round_trip_through_the_embedded_rest_api(live_server, merchant):
+    gateway = remote(live_server.url, read_timeout=10)
+    request = ali_web_request()
+
+    created = gateway.create_bill(merchant, request)
+    pay = gateway.get_bill(merchant, created["id"])
+    found = gateway.query_bills(merchant, {"bill_no": request["bill_no"]})
+
+    assert created["html"] and created["url"]
+    assert (pay["bill_no"], pay["total_fee"], pay["spay_result"]) == (request["bill_no"], 1, False)
+    assert [bill["id"] for bill in found] == [created["id"]]
+
+
+def test_the_same_bill_no_twice_is_the_same_bill_through_the_rest_api(live_server, merchant):
+    gateway = remote(live_server.url, read_timeout=10)
+    request = ali_web_request()
+
+    assert gateway.create_bill(merchant, request)["id"] == \
+        gateway.create_bill(merchant, request)["id"]
+
+
+def test_test_mode_bills_round_trip_through_the_sandbox_paths(live_server, merchant):
+    gateway = remote(live_server.url, read_timeout=10, test_mode=True)
+
+    created = gateway.create_bill(merchant, ali_web_request())
+
+    assert gateway.get_bill(merchant, created["id"])["id"] == created["id"]
+    assert remote(live_server.url, read_timeout=10).query_bills(
+        merchant, {"bill_no": gateway.get_bill(merchant, created["id"])["bill_no"]}) == []
+
+
+def test_the_embedded_rest_api_refusal_is_a_gateway_error(live_server, merchant):
+    with pytest.raises(GatewayError) as refused:
+        remote(live_server.url, read_timeout=10).create_bill(
+            merchant, ali_web_request(channel="NOT_A_CHANNEL"))
+
+    assert refused.value.result_code == 3
