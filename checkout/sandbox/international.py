@@ -139,14 +139,22 @@ def _open(merchant: Merchant, common: dict, channel: catalogue.Channel, *, test_
     bill_no cannot be used in two currencies. Race-safe like
     ``bills.open_bill`` (the unique constraint decides)."""
     for _attempt in range(2):
+        # The bill service's per-bill_no lock, so the currency and fee rules
+        # hold across channels under races too; it ends with the transaction.
+        bills._lock_bill_no(merchant.app_id, test_mode, common["bill_no"])
         existing = bills._bills_for(merchant.app_id, test_mode, common["bill_no"])
-        for bill in existing:
-            if bill.currency != common["currency"]:
-                raise Refused(PARAM_INVALID, f"bill_no {bill.bill_no} is already used with "
-                                             f"currency {bill.currency}")
-        found = bills._same_order_check(existing, common["total_fee"], common["title"],
-                                        channel.code, now_ms())
+        try:
+            for bill in existing:
+                if bill.currency != common["currency"]:
+                    raise Refused(PARAM_INVALID, f"bill_no {bill.bill_no} is already used "
+                                                 f"with currency {bill.currency}")
+            found = bills._same_order_check(existing, common["total_fee"], common["title"],
+                                            channel.code, now_ms())
+        except Refused:
+            db.session.commit()  # nothing written; ends the lock's transaction at once
+            raise
         if found is not None:
+            db.session.commit()  # nothing written; ends the lock's transaction
             return found
         now = now_ms()
         bill = Bill(
