@@ -1,0 +1,122 @@
+"""Bill creation under load (issue 2, "Measure").
+
+``POST /2/rest/bill`` against the embedded gateway under gunicorn (Procfile
+settings), every request a new bill (unique ``bill_no``, valid ``app_sign``),
+at 1, 16 and 64 connections, beside a bare Flask "hello" page on the same
+gunicorn settings in the same run. Prints requests/s, p50, p99 and the ratios
+to hello; writes ``bench/results/bill_creation-*.json``.
+
+Target (issue 2): p99 below 50 ms at 64 connections on SQLite.
+
+    python bench/bill_creation.py [--duration 10] [--connections 1,16,64]
+                                  [--channel ALI_WEB] [--database-url postgresql://…]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import uuid
+from dataclasses import asdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import create_engine, text  # noqa: E402
+
+from bench.harness import (Gunicorn, Instance, load, machine, ratio,  # noqa: E402
+                           save)
+from checkout.clock import now_ms  # noqa: E402
+from checkout.config import database_uri  # noqa: E402
+from checkout.signing import app_sign  # noqa: E402
+
+TARGET_P99_MS = 50.0
+# Every answer must be a created bill: BeeCloud result code 0 (seed 001 line 132).
+CREATED = '"result_code":%s*0%s*[,}]'
+
+
+def bill_body(merchant: dict, channel: str, run_tag: str):
+    """A body template for one wrk run: signed now, ``{n}`` makes each bill_no unique."""
+    def body(phase: str) -> str:
+        timestamp = now_ms()
+        request = {"app_id": merchant["app_id"], "timestamp": timestamp,
+                   "app_sign": app_sign(merchant["app_id"], timestamp, merchant["app_secret"]),
+                   "channel": channel, "total_fee": 1, "title": "bench bill",
+                   "bill_no": f"B{run_tag}{phase}" + "{n}"}
+        if channel in ("ALI_WEB", "ALI_QRCODE", "UN_WEB", "JD_WAP", "JD_WEB"):
+            request["return_url"] = "http://shop.example.com/return"
+        return json.dumps(request, separators=(",", ":"))
+    return body
+
+
+def count_bills(database: str) -> int:
+    engine = create_engine(database_uri(database, "") if database.startswith("postgres")
+                           else database)
+    with engine.connect() as conn:
+        count = conn.execute(text("SELECT count(*) FROM bills")).scalar_one()
+    engine.dispose()
+    return count
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--connections", default="1,16,64")
+    parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--channel", default="ALI_WEB")
+    parser.add_argument("--database-url", help="PostgreSQL URL (default: a fresh SQLite file)")
+    options = parser.parse_args()
+
+    instance = Instance(options.database_url)
+    hello_rows, bill_rows, ratios, counted = [], [], [], 0
+    try:
+        with Gunicorn("bench.harness:hello_app", ready_path="/hello") as hello, \
+                Gunicorn("wsgi:app", instance.env, ready_path="/healthz") as app:
+            print(f"gunicorn {app.workers()}; database "
+                  f"{'PostgreSQL' if options.database_url else 'SQLite'}; channel {options.channel}")
+            for connections in [int(c) for c in options.connections.split(",")]:
+                baseline = load("hello", hello.url + "/hello", connections=connections,
+                                duration=options.duration, expect="^hello$")
+                bills = load("POST /2/rest/bill", app.url + "/2/rest/bill",
+                             connections=connections, duration=options.duration, method="POST",
+                             expect=CREATED, body_for_run=bill_body(
+                                 instance.merchant, options.channel, uuid.uuid4().hex[:6]))
+                counted += bills.requests - bills.wrong
+                share = ratio(bills, baseline)
+                print(baseline.line())
+                print(bills.line())
+                print(f"{'ratio':>14} c={connections:<3} throughput {share['throughput_ratio']:.1%} "
+                      f"of hello, p99 x{share['p99_ratio']}")
+                hello_rows.append(asdict(baseline))
+                bill_rows.append(asdict(bills))
+                ratios.append(share)
+        stored = count_bills(instance.database_uri)
+    finally:
+        instance.cleanup()
+
+    at_64 = next((row for row in bill_rows if row["connections"] == 64), None)
+    verdict = None
+    if at_64:
+        verdict = at_64["p99_ms"] < TARGET_P99_MS
+        print(f"target p99 < {TARGET_P99_MS:.0f} ms at 64 connections: "
+              f"{'met' if verdict else 'MISSED'} ({at_64['p99_ms']:.1f} ms)")
+    # Every answer counted as created must be a bill in the database.
+    print(f"bills in the database: {stored} (answers counted as created: {counted})")
+    consistent = stored >= counted
+    path = save("bill_creation", {
+        "machine": machine(), "channel": options.channel,
+        "database": "postgresql" if options.database_url else "sqlite",
+        "hello": hello_rows, "bill_creation": bill_rows, "ratios": ratios,
+        "target_p99_ms_at_64": TARGET_P99_MS, "target_met": verdict,
+        "bills_stored": stored, "bills_answered": counted})
+    print("saved", path)
+    wrong = sum(row["wrong"] for row in bill_rows + hello_rows)
+    if wrong or not consistent:
+        print(f"INVALID RUN: {wrong} wrong answers; stored {stored} < answered {counted}"
+              if not consistent else f"INVALID RUN: {wrong} wrong answers")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""Benchmark harness: the app and a bare Flask "hello" under the same gunicorn
+settings (the Procfile's ``web`` line), loaded by ``wrk`` in the same run, so
+results are reported as ratios that mean something on any machine.
+
+Pieces (used by ``bench/bill_creation.py``; reusable for other benchmarks):
+
+- ``Instance``: a throwaway instance folder (SQLite database, secret key),
+  migrated, with one demo merchant whose credentials we keep.
+- ``Gunicorn``: starts ``gunicorn`` with the Procfile's arguments on a free
+  port of 127.0.0.1 and stops it again.
+- ``load``: runs ``wrk`` (Debian package ``wrk``) with ``bench/load.lua`` for
+  a number of connections and returns requests/s, p50, p99 and how many
+  answers were wrong (not HTTP 200, or a body that did not match).
+- ``save``: writes a run's results as JSON under ``bench/results/`` (git-ignored).
+
+Check the harness on its own (hello only)::
+
+    python bench/harness.py --connections 1,16,64 --duration 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+LOAD_SCRIPT = ROOT / "bench" / "load.lua"
+
+# --- the baseline: a bare Flask app --------------------------------------------------
+
+hello_app = Flask("hello")
+
+
+@hello_app.get("/hello")
+def hello():
+    return "hello"
+
+
+# --- processes -------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def procfile_gunicorn_args(target: str, port: int, procfile: Path = ROOT / "Procfile") -> list[str]:
+    """The Procfile's ``web`` command with our bind address and WSGI target.
+    ``${VAR:-default}`` is expanded from the environment like a shell would."""
+    line = next(l for l in procfile.read_text().splitlines() if l.startswith("web:"))
+    line = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: os.environ.get(m.group(1), m.group(2)),
+                  line[len("web:"):])
+    args = shlex.split(line)
+    if args[0] != "gunicorn":
+        raise SystemExit(f"the Procfile's web process is not gunicorn: {line}")
+    out, skip = [], False
+    for arg in args[1:]:
+        if skip:
+            skip = False
+            continue
+        if arg in ("--bind", "-b"):
+            skip = True
+            continue
+        if arg.startswith("--bind=") or ":" in arg and not arg.startswith("-"):
+            continue  # the bind value or the WSGI target (wsgi:app)
+        out.append(arg)
+    return [sys.executable, "-m", "gunicorn", *out, "--bind", f"127.0.0.1:{port}", target]
+
+
+class Gunicorn:
+    """``with Gunicorn("wsgi:app", env) as server: server.url``"""
+
+    def __init__(self, target: str, env: dict | None = None, *, ready_path: str = "/",
+                 log_path: Path | None = None):
+        self.target = target
+        self.env = {**os.environ, **(env or {})}
+        self.ready_path = ready_path
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.args = procfile_gunicorn_args(target, self.port)
+        self.log_path = log_path or Path(tempfile.mkstemp(prefix="bench-gunicorn-", suffix=".log")[1])
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Gunicorn":
+        log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(self.args, cwd=ROOT, env=self.env, stdout=log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn {self.target} exited; see {self.log_path}:\n"
+                                   + self.log_path.read_text()[-2000:])
+            try:
+                httpx.get(self.url + self.ready_path, timeout=1)
+                return self
+            except httpx.HTTPError:
+                time.sleep(0.1)  # polling a process start-up, not a test
+        self.__exit__()
+        raise RuntimeError(f"gunicorn {self.target} did not answer within 60 s")
+
+    def __exit__(self, *exc) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def workers(self) -> str:
+        return " ".join(self.args[self.args.index("gunicorn") + 1:-1])
+
+
+class Instance:
+    """A fresh instance folder with a migrated database and a demo merchant."""
+
+    def __init__(self, database_url: str | None = None):
+        self.folder = Path(tempfile.mkdtemp(prefix="bench-instance-"))
+        self.env = {"INSTANCE_PATH": str(self.folder), "LOG_LEVEL": "WARNING",
+                    "GATEWAY": "embedded", "DEMO": "", "FLASK_DEBUG": "0"}
+        if database_url:
+            self.env["DATABASE_URL"] = database_url
+        else:
+            self.env["DATABASE_URL"] = ""
+        self.database_uri = database_url or f"sqlite:///{self.folder / 'checkout.sqlite3'}"
+        self.flask("db", "upgrade")
+        self.merchant = json.loads(self.flask(
+            "merchants", "create", "Bench Shop", "--channels", "ALI_WEB,WX_NATIVE,ALI_WAP",
+            "--return-hosts", "shop.example.com", "--json"))
+
+    def flask(self, *args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT,
+                              env={**os.environ, **self.env}, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"flask {' '.join(args[:2])} failed:\n{done.stderr[-2000:]}")
+        return done.stdout
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+# --- load ----------------------------------------------------------------------------------
+
+@dataclass
+class Result:
+    name: str
+    connections: int
+    duration_s: float
+    requests: int
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    wrong: int  # HTTP status not 200, a body that did not match, or a socket error
+
+    def line(self) -> str:
+        return (f"{self.name:>14} c={self.connections:<3} {self.requests_per_s:9.1f} req/s  "
+                f"p50 {self.p50_ms:7.2f} ms  p99 {self.p99_ms:7.2f} ms  "
+                f"max {self.max_ms:7.1f} ms  wrong {self.wrong}")
+
+
+def load(name: str, url: str, *, connections: int, duration: float, method: str = "GET",
+         body: str = "", expect: str = "", warmup: float = 1.0,
+         body_for_run=None) -> Result:
+    """Load ``url`` with wrk for ``duration`` seconds at ``connections``.
+
+    ``body`` may hold ``{n}``: each request replaces it by a value unique in the
+    run (thread and sequence number, letters and digits only). ``expect`` is a
+    Lua pattern every answer body must contain. ``body_for_run(tag)`` may give a
+    fresh body template for the warm-up and for the run (unique values per run).
+    """
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is missing: apt-get install -y wrk")
+    threads = 1 if connections < 4 else 2
+    if warmup > 0:
+        _wrk(url, connections, threads, warmup, method,
+             body_for_run("w") if body_for_run else body, expect)
+    out = _wrk(url, connections, threads, duration, method,
+               body_for_run("r") if body_for_run else body, expect)
+    return Result(name=name, connections=connections, duration_s=out["duration_us"] / 1e6,
+                  requests=out["requests"],
+                  requests_per_s=out["requests"] / (out["duration_us"] / 1e6),
+                  p50_ms=out["p50_us"] / 1000, p99_ms=out["p99_us"] / 1000,
+                  max_ms=out["max_us"] / 1000,
+                  wrong=out["wrong"] + out["socket_errors"])
+
+
+def _wrk(url, connections, threads, duration, method, body, expect) -> dict:
+    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(duration))}s",
+               "--timeout", "10s", "-s", str(LOAD_SCRIPT), url, "--", method, body, expect]
+    done = subprocess.run(command, capture_output=True, text=True)
+    for line in done.stdout.splitlines():
+        if line.startswith("BENCH_JSON "):
+            return json.loads(line[len("BENCH_JSON "):])
+    raise RuntimeError(f"wrk gave no result (exit {done.returncode}):\n{done.stdout}\n{done.stderr}")
+
+
+def ratio(app: Result, baseline: Result) -> dict:
+    return {"connections": app.connections,
+            "throughput_ratio": round(app.requests_per_s / baseline.requests_per_s, 3),
+            "p99_ratio": round(app.p99_ms / baseline.p99_ms, 2) if baseline.p99_ms else None}
+
+
+def machine() -> dict:
+    return {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+            "wrk": subprocess.run(["wrk", "--version"], capture_output=True, text=True)
+            .stdout.split("\n")[0].strip() or "wrk"}
+
+
+def save(benchmark: str, payload: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{benchmark}-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Load the bare Flask hello app (harness check).")
+    parser.add_argument("--connections", default="1,16,64")
+    parser.add_argument("--duration", type=float, default=5)
+    options = parser.parse_args()
+    results = []
+    with Gunicorn("bench.harness:hello_app", ready_path="/hello") as server:
+        print(f"gunicorn {server.workers()}")
+        for connections in [int(c) for c in options.connections.split(",")]:
+            result = load("hello", server.url + "/hello", connections=connections,
+                          duration=options.duration, expect="^hello$")
+            print(result.line())
+            results.append(asdict(result))
+    print("saved", save("hello", {"machine": machine(), "results": results}))
+
+
+if __name__ == "__main__":
+    main()
