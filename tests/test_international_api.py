@@ -308,9 +308,10 @@ def test_card_number_and_cvv_are_never_answered_logged_or_stored(client, merchan
     stored = all_stored_text()
     assert "0005" in stored  # the last four are kept, so the scan does see the card rows
     for secret in ("378282246310005", "378282246310006", "9371"):
-        assert secret not in str(answer) and secret not in str(bad)
-        assert secret not in caplog.text
-        assert secret not in stored
+        # As a token of its own: a short CVV may occur inside ids and hashes.
+        alone = re.compile(rf"(?<![0-9A-Za-z]){secret}(?![0-9A-Za-z])" if len(secret) < 6 else secret)
+        for where in (str(answer), str(bad), caplog.text, stored):
+            assert not alone.search(where), secret
 
 
 # --- the simulated PayPal: approve and cancel -------------------------------------------

@@ -20,6 +20,7 @@ BLUEPRINTS = [
     "checkout.web.rest_api",
     "checkout.web.international_api",
     "checkout.web.paypal_sim",
+    "checkout.web.paypal_checkout",
 ]
 
 # Modules that expose a click group as ``group`` (``flask --app wsgi <name> …``).
