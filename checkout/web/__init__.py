@@ -28,6 +28,7 @@ CLI_GROUPS = [
     "checkout.merchants_cli",
     "checkout.db_cli",
     "checkout.coupons_cli",
+    "checkout.webhooks_cli",
 ]
 
 # Path prefixes answered as JSON APIs (BeeCloud result codes), not HTML pages.
