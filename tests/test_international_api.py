@@ -320,7 +320,7 @@ def csrf_of(html: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
 
 
-def through_paypal(client, answer, action: str):
+def through_paypal(client, answer, action: str, shown: str = "$19.99"):
     path = urlsplit(answer["url"]).path
     login = client.get(path)
     assert login.status_code == 200 and "SANDBOX" in login.get_data(as_text=True)
@@ -329,7 +329,7 @@ def through_paypal(client, answer, action: str):
                                                 "password": "pw"})
     assert review.status_code == 200
     html = review.get_data(as_text=True)
-    assert "$19.99" in html
+    assert shown in html
     return client.post(f"{path}/{action}", data={"csrf_token": csrf_of(html)})
 
 
@@ -378,3 +378,36 @@ def test_approval_without_csrf_token_is_refused(client, merchant):
 
 def test_unknown_approval_token_is_404(client):
     assert client.get("/sandbox/paypal/not-a-token").status_code == 404
+
+
+def pay_webhook(bill_id) -> dict:
+    import json
+
+    from checkout.models import WebhookDelivery
+
+    [delivery] = db.session.execute(
+        db.select(WebhookDelivery).where(WebhookDelivery.bill_id == bill_id)).scalars().all()
+    return json.loads(delivery.body)
+
+
+def test_approval_queues_the_pay_webhook_with_the_paid_amount(client, merchant, settlement):
+    answer = post(client, bill_request(merchant, currency="JPY", total_fee=1500))
+    through_paypal(client, answer, "approve", shown="¥1500")
+    body = pay_webhook(answer["id"])
+    assert (body["channel_type"], body["transaction_type"], body["transaction_fee"],
+            body["transaction_id"]) == ("PAYPAL", "PAY", 1500, bill_of(answer).bill_no)
+
+
+def test_card_payment_queues_the_pay_webhook(client, merchant, settlement):
+    answer = post(client, bill_request(merchant, channel="PAYPAL_CREDITCARD"))
+    body = pay_webhook(answer["id"])
+    assert (body["channel_type"], body["transaction_fee"]) == ("PAYPAL", 1999)
+    assert "4242424242424242" not in str(body)
+
+
+def test_cancel_queues_no_webhook(client, merchant):
+    from checkout.models import WebhookDelivery
+
+    answer = post(client, bill_request(merchant))
+    through_paypal(client, answer, "cancel")
+    assert db.session.execute(db.select(WebhookDelivery)).first() is None
