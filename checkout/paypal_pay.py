@@ -114,7 +114,9 @@ def gateway_request(order: CheckoutOrder, channel: str, **fields) -> dict:
 def _remember_bill(order: CheckoutOrder, channel: str, bill_id: str) -> None:
     """Record the gateway bill on the order (``CheckoutOrder.bills``), so the
     result page can ask the gateway about it."""
-    db.session.refresh(order)
+    # Re-read under a row lock (PostgreSQL; SQLite serialises writers anyway)
+    # so a bill recorded by another request at the same moment is not lost.
+    db.session.refresh(order, with_for_update=True)
     order.bills = {**(order.bills or {}), channel: bill_id}
     order.updated_at = now_ms()
     db.session.commit()
