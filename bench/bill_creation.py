@@ -10,6 +10,10 @@ Target (issue 2): p99 below 50 ms at 64 connections on SQLite.
 
     python bench/bill_creation.py [--duration 10] [--connections 1,16,64]
                                   [--channel ALI_WEB] [--database-url postgresql://…]
+                                  [--profile]
+
+``--profile`` samples the workers with py-spy during the run at the highest
+concurrency and prints where a request's time goes (bench/README.md).
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import create_engine, text  # noqa: E402
 
-from bench.harness import (Gunicorn, Instance, load, machine, ratio,  # noqa: E402
-                           save)
+from bench.harness import (RESULTS, Gunicorn, Instance, Profile, load,  # noqa: E402
+                           machine, ratio, save, where_time_goes)
 from checkout.clock import now_ms  # noqa: E402
 from checkout.config import database_uri  # noqa: E402
 from checkout.signing import app_sign  # noqa: E402
@@ -65,7 +69,12 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--channel", default="ALI_WEB")
     parser.add_argument("--database-url", help="PostgreSQL URL (default: a fresh SQLite file)")
+    parser.add_argument("--profile", action="store_true",
+                        help="py-spy the workers during the highest-concurrency run")
     options = parser.parse_args()
+    levels = [int(c) for c in options.connections.split(",")]
+    profile_raw = RESULTS / f"bill_creation-profile-{uuid.uuid4().hex[:6]}.txt"
+    hot = []
 
     instance = Instance(options.database_url)
     hello_rows, bill_rows, ratios, counted = [], [], [], 0
@@ -74,13 +83,22 @@ def main() -> int:
                 Gunicorn("wsgi:app", instance.env, ready_path="/healthz") as app:
             print(f"gunicorn {app.workers()}; database "
                   f"{'PostgreSQL' if options.database_url else 'SQLite'}; channel {options.channel}")
-            for connections in [int(c) for c in options.connections.split(",")]:
+            for connections in levels:
                 baseline = load("hello", hello.url + "/hello", connections=connections,
                                 duration=options.duration, expect="^hello$")
+                body = bill_body(instance.merchant, options.channel, uuid.uuid4().hex[:6])
+                if options.profile and connections == max(levels):
+                    RESULTS.mkdir(parents=True, exist_ok=True)
+                    # Sampling slows the workers: this run's numbers are the profile's only.
+                    with Profile(app, profile_raw, options.duration):
+                        load("profiled", app.url + "/2/rest/bill", connections=connections,
+                             duration=options.duration, method="POST", expect=CREATED,
+                             warmup=0, body_for_run=bill_body(
+                                 instance.merchant, options.channel, uuid.uuid4().hex[:6]))
+                    hot = where_time_goes(profile_raw)
                 bills = load("POST /2/rest/bill", app.url + "/2/rest/bill",
                              connections=connections, duration=options.duration, method="POST",
-                             expect=CREATED, body_for_run=bill_body(
-                                 instance.merchant, options.channel, uuid.uuid4().hex[:6]))
+                             expect=CREATED, body_for_run=body)
                 counted += bills.requests - bills.wrong
                 share = ratio(bills, baseline)
                 print(baseline.line())
@@ -94,6 +112,11 @@ def main() -> int:
     finally:
         instance.cleanup()
 
+    if hot:
+        print(f"where a request's wall time goes at {max(levels)} connections "
+              f"(py-spy, inclusive; raw samples in {profile_raw}):")
+        for share, frame in hot:
+            print(f"  {share:6.1%}  {frame}")
     at_64 = next((row for row in bill_rows if row["connections"] == 64), None)
     verdict = None
     if at_64:
@@ -108,7 +131,8 @@ def main() -> int:
         "database": "postgresql" if options.database_url else "sqlite",
         "hello": hello_rows, "bill_creation": bill_rows, "ratios": ratios,
         "target_p99_ms_at_64": TARGET_P99_MS, "target_met": verdict,
-        "bills_stored": stored, "bills_answered": counted})
+        "bills_stored": stored, "bills_answered": counted,
+        "profile": [{"share": share, "frame": frame} for share, frame in hot]})
     print("saved", path)
     wrong = sum(row["wrong"] for row in bill_rows + hello_rows)
     if wrong or not consistent:

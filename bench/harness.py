@@ -12,6 +12,9 @@ Pieces (used by ``bench/bill_creation.py``; reusable for other benchmarks):
   a number of connections and returns requests/s, p50, p99 and how many
   answers were wrong (not HTTP 200, or a body that did not match).
 - ``save``: writes a run's results as JSON under ``bench/results/`` (git-ignored).
+- ``Profile``: samples the gunicorn workers with py-spy (``--idle``: waits count,
+  they are what latency is made of) while a load runs; ``where_time_goes``
+  turns the samples into the share of request time spent in each frame.
 
 Check the harness on its own (hello only)::
 
@@ -229,6 +232,50 @@ def save(benchmark: str, payload: dict) -> Path:
     path = RESULTS / f"{benchmark}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(payload, indent=2, ensure_ascii=False))
     return path
+
+
+# --- where the time goes ---------------------------------------------------------------------
+
+class Profile:
+    """``with Profile(server, path): load(...)``: py-spy samples every worker,
+    wall-clock (idle threads included), in py-spy's "raw" collapsed format."""
+
+    def __init__(self, server: Gunicorn, path: Path, seconds: float):
+        if not shutil.which("py-spy"):
+            raise SystemExit("py-spy is missing: pip install -r requirements-dev.txt")
+        self.command = ["py-spy", "record", "--subprocesses", "--idle", "--rate", "200",
+                        "--duration", str(max(1, round(seconds))), "--format", "raw",
+                        "--output", str(path), "--pid", str(server.process.pid)]
+        self.path = path
+
+    def __enter__(self) -> "Profile":
+        self.process = subprocess.Popen(self.command, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.PIPE)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _, errors = self.process.communicate(timeout=120)
+        if self.process.returncode != 0 or not self.path.exists():
+            raise RuntimeError(f"py-spy failed: {errors.decode(errors='replace')[-500:]}")
+
+
+def where_time_goes(raw: Path, *, within: str = "handle_request (gunicorn",
+                    keep: tuple[str, ...] = ("checkout/", "do_execute", "do_commit",
+                                             "gunicorn/util.py"), top: int = 25) -> list:
+    """Share of the samples inside ``within`` (a request being served) spent in
+    each frame (inclusive) whose text holds one of ``keep``: [(share, frame)]."""
+    total, inclusive = 0, {}
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = [re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")]
+        if not any(within in frame for frame in frames):
+            continue
+        total += int(count)
+        for frame in set(frames):
+            if any(k in frame for k in keep):
+                inclusive[frame] = inclusive.get(frame, 0) + int(count)
+    ranked = sorted(inclusive.items(), key=lambda item: -item[1])[:top]
+    return [(round(n / total, 3), frame) for frame, n in ranked] if total else []
 
 
 def main() -> None:

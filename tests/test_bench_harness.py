@@ -11,7 +11,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import Gunicorn, hello_app, load, procfile_gunicorn_args  # noqa: E402
+from bench.harness import (Gunicorn, hello_app, load, procfile_gunicorn_args,  # noqa: E402
+                           where_time_goes)
 
 needs_wrk = pytest.mark.skipif(not shutil.which("wrk"), reason="wrk is not installed")
 
@@ -44,3 +45,19 @@ def test_wrong_answers_are_counted():
     assert right.p50_ms <= right.p99_ms <= right.max_ms
     assert wrong.wrong == wrong.requests > 0
     assert missing.wrong == missing.requests > 0
+
+
+def test_where_time_goes_shares_request_samples_by_frame(tmp_path):
+    raw = tmp_path / "raw.txt"
+    raw.write_text(
+        "_worker (x.py:1);handle_request (gunicorn/workers/gthread.py:2);"
+        "open_bill (checkout/sandbox/bills.py:3);do_execute (sqlalchemy/default.py:4) 3\n"
+        "_worker (x.py:1);handle_request (gunicorn/workers/gthread.py:2);"
+        "get_merchant (checkout/merchants.py:9) 1\n"
+        "_worker (x.py:1);select (selectors.py:5) 50\n")
+
+    shares = dict((frame, share) for share, frame in where_time_goes(raw))
+
+    assert shares == {"open_bill (checkout/sandbox/bills.py)": 0.75,
+                      "do_execute (sqlalchemy/default.py)": 0.75,
+                      "get_merchant (checkout/merchants.py)": 0.25}
