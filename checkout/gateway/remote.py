@@ -21,8 +21,10 @@ Failure rules, so the checkout can tell the shopper something true:
 Retries: creating a bill is not idempotent in general, but the gateway is
 idempotent per ``(app, bill_no, channel)`` with the same fee and title (issue 2,
 "one order, one payment"), so sending the *same body* again is safe. We do it
-at most once, and only when the connection could not be opened (the request
-never left us). A timeout after sending is never retried: the bill may exist;
+at most once, and only when the connection was refused or reset while opening
+(``httpx.ConnectError``: the request never left us). A connect timeout has
+already cost the shopper the whole connect timeout and is not retried; a
+timeout after sending is never retried either: the bill may exist;
 the shopper's next click repeats the same bill_no and gets the same bill.
 """
 
@@ -58,8 +60,8 @@ class _RedactPara(logging.Filter):
     _PARA = re.compile(r"para=[^&\s\"]*")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            args = record.args if isinstance(record.args, tuple) else (record.args,)
+        if isinstance(record.args, tuple):
+            args = record.args
             record.args = tuple(self._PARA.sub("para=[redacted]", a) if isinstance(a, str)
                                 else self._PARA.sub("para=[redacted]", str(a))
                                 if isinstance(a, httpx.URL) else a for a in args)
