@@ -54,6 +54,18 @@ def is_expired(bill: Bill, now: int | None = None) -> bool:
     return bill.expires_at is not None and bill.expires_at <= now
 
 
+# What the shopper sees at a cashier: one of these.
+OPEN, PAID, FAILED, CLOSED, EXPIRED = "open", "paid", "failed", "closed", "expired"
+
+
+def cashier_state(bill: Bill, now: int | None = None) -> str:
+    """The bill as a cashier page shows it; only ``open`` can be paid.
+    A REVERTED (offline) bill reads as closed."""
+    if bill.status == Bill.OPEN:
+        return EXPIRED if is_expired(bill, now) else OPEN
+    return {Bill.PAID: PAID, Bill.FAILED: FAILED}.get(bill.status, CLOSED)
+
+
 # --- channel trade numbers and message_detail (seed 003 lines 453-626) ------------------
 
 def _digits(count: int) -> str:

@@ -21,6 +21,7 @@ BLUEPRINTS = [
     "checkout.web.international_api",
     "checkout.web.paypal_sim",
     "checkout.web.paypal_checkout",
+    "checkout.web.sandbox_cashier",
 ]
 
 # Modules that expose a click group as ``group`` (``flask --app wsgi <name> …``).
