@@ -473,3 +473,40 @@ def test_racing_card_payments_for_one_bill_no_charge_once(app, merchant, settlem
     assert [a["result_code"] for a in answers].count(0) == 1
     assert all(a["result_code"] == 7 for a in answers if a["result_code"] != 0)
     assert db.session.scalar(db.select(db.func.count()).select_from(SavedCard)) == 1
+
+
+# --- the official SDK ----------------------------------------------------------------------
+
+def test_official_python_sdk_pays_by_card_and_by_saved_card(live_server, merchant, settlement,
+                                                           monkeypatch):
+    """``beecloud`` 3.6.0's ``BCPay.international_pay``, unmodified, host changed only (it
+    posts to /2/rest/international/bill)."""
+    pytest.importorskip("beecloud")
+    from beecloud import utils as bc_utils
+    from beecloud.entity import BCApp, BCInternationalPayParams, BCPayPalCreditCard
+    from beecloud.pay import BCPay
+
+    monkeypatch.setattr(bc_utils, "BEECLOUD_API_HOST", live_server.url)
+    app = BCApp()
+    app.app_id, app.app_secret = merchant.app_id, merchant.app_secret
+    pay = BCPay()
+    pay.register_app(app)
+
+    card = BCPayPalCreditCard()
+    for name, value in card_info().items():
+        setattr(card, name, value)
+    params = BCInternationalPayParams()
+    params.channel, params.total_fee, params.currency = "PAYPAL_CREDITCARD", 19.99, "USD"
+    params.bill_no, params.title, params.credit_card_info = new_bill_no(), "Tea set", card
+    result = pay.international_pay(params)
+    assert result.result_code == 0, result.err_detail
+    assert result.credit_card_id.startswith("CARD_")
+
+    again = BCInternationalPayParams()
+    again.channel, again.total_fee, again.currency = "PAYPAL_SAVED_CREDITCARD", 1500, "JPY"
+    again.bill_no, again.title, again.credit_card_id = new_bill_no(), "Tea set", \
+        result.credit_card_id
+    second = pay.international_pay(again)
+    assert second.result_code == 0, second.err_detail
+    paid = bill_of({"id": second.id})
+    assert (paid.status, paid.total_fee, paid.currency) == ("PAID", 1500, "JPY")

@@ -4,6 +4,10 @@ Machine to machine, authenticated by ``app_sign = md5(app_id + timestamp +
 app_secret)`` (seed 002 line 33) exactly like the v2 bill API, so the request
 rules are ``checkout.web.rest_api``'s; the work is
 ``checkout.sandbox.international``.
+
+The official Python SDK (``beecloud`` 3.6.0, ``BCPay.international_pay``)
+posts to ``/2/rest/international/bill`` (its REST root is ``/2/``), so that
+path answers too.
 """
 
 from __future__ import annotations
@@ -18,5 +22,6 @@ CSRF_EXEMPT = True  # authenticated by app_sign, called by servers
 
 
 @bp.post("/1/rest/international/bill")
+@bp.post("/2/rest/international/bill")
 def create_international_bill():
     return serve(read_body, international.create_international_bill)
