@@ -41,7 +41,8 @@ class MisbehavingGateway:
 
     behaviours: "ok" (a BeeCloud bill answer), "code" (result code 5),
     "hang" (never answers until the test ends), "html", "garbage", "truncated",
-    "http500", "http404", "redirect", "not_beecloud", "drop" (closes the socket).
+    "http500", "http404", "redirect", "not_beecloud", "bare_ok" (result code 0
+    and nothing else), "huge" (3 MB), "drop" (closes the socket).
     """
 
     def __init__(self):
@@ -84,6 +85,9 @@ class MisbehavingGateway:
                     "http404": (404, b"<h1>Not Found</h1>"),
                     "redirect": (302, b""),
                     "not_beecloud": (200, b'{"status": "ok"}'),
+                    "bare_ok": (200, b'{"result_code": 0, "result_msg": "OK", "err_detail": ""}'),
+                    "huge": (200, b'{"result_code": 0, "id": "' + b"x" * (3 * 1024 * 1024)
+                             + b'"}'),
                 }
                 status, payload = answers[kind]
                 self._send(status, payload)
@@ -222,11 +226,23 @@ def test_an_answer_that_is_not_a_beecloud_result_is_unavailable(fake, merchant, 
         remote(fake.url).create_bill(merchant, ali_web_request())
 
 
-def test_a_success_without_the_bill_id_is_unavailable(fake, merchant):
-    fake.behaviour = "not_beecloud"
+@pytest.mark.parametrize("call", [
+    lambda gateway, merchant: gateway.create_bill(merchant, ali_web_request()),
+    lambda gateway, merchant: gateway.get_bill(merchant, "bill-1"),
+    lambda gateway, merchant: gateway.query_bills(merchant, {}),
+], ids=["create_bill", "get_bill", "query_bills"])
+def test_a_success_without_its_documented_fields_is_unavailable(fake, merchant, call):
+    fake.behaviour = "bare_ok"  # no id / pay / bills
 
     with pytest.raises(GatewayUnavailable):
-        remote(fake.url).get_bill(merchant, "bill-1")
+        call(remote(fake.url), merchant)
+
+
+def test_an_answer_too_big_to_be_beecloud_is_unavailable(fake, merchant):
+    fake.behaviour = "huge"
+
+    with pytest.raises(GatewayUnavailable, match="cannot read"):
+        remote(fake.url, read_timeout=5).create_bill(merchant, ali_web_request())
 
 
 def test_a_gateway_slower_than_the_read_timeout_is_unavailable(fake, merchant):
