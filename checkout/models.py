@@ -267,3 +267,34 @@ class BuyerCard(db.Model):
     exp_month: Mapped[int] = mapped_column(Integer, nullable=False)
     exp_year: Mapped[int] = mapped_column(Integer, nullable=False)
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+# --- The demo storefront (``checkout.demo``; shown by ``/demo/…``) ---
+
+class DemoShop(db.Model):
+    """Which merchant app is the demo shop (``flask demo setup`` makes one, once)."""
+
+    __tablename__ = "demo_shops"
+
+    app_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    created_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class DemoWebhook(db.Model):
+    """A webhook the demo shop's receiver accepted (signature checked), one
+    per (transaction_type, transaction_id): repeats are answered, not stored
+    again, as seed 003 line 410 asks of merchants."""
+
+    __tablename__ = "demo_webhooks"
+    __table_args__ = (UniqueConstraint("app_id", "transaction_type", "transaction_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    app_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    transaction_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    transaction_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    sub_channel_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    transaction_fee: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # Seed 003 line 412: the merchant checks the fee against its own price.
+    fee_matches: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    received_at: Mapped[int] = mapped_column(BigInteger, nullable=False)

@@ -22,6 +22,7 @@ BLUEPRINTS = [
     "checkout.web.paypal_sim",
     "checkout.web.paypal_checkout",
     "checkout.web.sandbox_cashier",
+    "checkout.web.demo",
 ]
 
 # Modules that expose a click group as ``group`` (``flask --app wsgi <name> …``).
@@ -30,6 +31,7 @@ CLI_GROUPS = [
     "checkout.db_cli",
     "checkout.coupons_cli",
     "checkout.webhooks_cli",
+    "checkout.demo_cli",
 ]
 
 # Path prefixes answered as JSON APIs (BeeCloud result codes), not HTML pages.
