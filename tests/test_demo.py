@@ -213,6 +213,7 @@ def test_storefront_to_alipay_cashier_to_return_page_and_webhook(app, live_serve
 
 @pytest.mark.browser
 def test_wechat_qr_cashier_on_a_phone(app, live_server, phone_page, screenshot):
+    app.config["PUBLIC_URL"] = live_server.url  # links made outside a request
     merchant, _ = demo.setup(live_server.url)
     from checkout.sandbox import bills
 
@@ -228,6 +229,7 @@ def test_wechat_qr_cashier_on_a_phone(app, live_server, phone_page, screenshot):
 
 @pytest.mark.browser
 def test_pc_qr_cashier_moves_on_when_the_phone_pays(app, live_server, page, screenshot):
+    app.config["PUBLIC_URL"] = live_server.url  # links made outside a request
     merchant, _ = demo.setup(live_server.url)
     from checkout.sandbox import bills
 
