@@ -264,3 +264,22 @@ def test_wechat_app_only_pays_jsapi_bills(client, merchant):
 def test_csrf_stays_on_for_the_cashier_forms(client, merchant):
     bill = new_bill(merchant)
     assert client.post(cashier_path(bill) + "/fail").status_code == 400
+
+
+# --- how each family's cashier looks (Chromium; screenshots are looked at) ---------------
+
+@pytest.mark.browser
+@pytest.mark.parametrize("channel", ["ALI_WEB", "WX_NATIVE", "UN_WEB", "JD_WEB", "YEE_WEB",
+                                     "KUAIQIAN_WEB", "BD_WEB"])
+def test_family_cashier_renders_in_chromium(app, live_server, page, screenshot, merchant,
+                                            channel):
+    app.config["PUBLIC_URL"] = live_server.url
+    bill = new_bill(merchant, channel)
+    errors = []
+    page.on("console", lambda message: errors.append(message.text)
+            if message.type == "error" else None)
+    page.goto(f"{live_server.url}{cashier_path(bill)}")
+    assert page.get_by_test_id("pay").is_visible()
+    assert page.locator("svg.logo").is_visible()
+    screenshot(page, channel)
+    assert not [e for e in errors if "Content Security Policy" in e or "Refused" in e]
