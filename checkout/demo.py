@@ -111,7 +111,7 @@ def signed_order(merchant: Merchant, item: Product, base_url: str) -> dict:
     signed here on the server; the app secret never leaves it."""
     out_trade_no = new_out_trade_no()
     return {
-        "app_id": merchant.app_id,
+        "appId": merchant.app_id,
         "title": item.title,
         "amount": str(item.amount),
         "out_trade_no": out_trade_no,

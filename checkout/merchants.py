@@ -159,3 +159,12 @@ def credentials_view(merchant: Merchant) -> dict:
     view.update(app_secret=merchant.app_secret, master_secret=merchant.master_secret,
                 test_secret=merchant.test_secret)
     return view
+
+
+def allowed_origins(merchant: Merchant) -> set[str]:
+    """The web origins that are the merchant's own sites: its frame origins,
+    and its return hosts over http and https (lower-case)."""
+    origins = {origin.lower() for origin in merchant.frame_origins or []}
+    for host in merchant.return_hosts or []:
+        origins.update({f"https://{host.lower()}", f"http://{host.lower()}"})
+    return origins

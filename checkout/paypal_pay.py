@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
-from . import cards, money
+from . import cards, money, orders
 from .channels import CHANNELS
 from .clock import now_ms
 from .db import db
@@ -102,24 +102,15 @@ def gateway_request(order: CheckoutOrder, channel: str, **fields) -> dict:
     timestamp, app_sign, which the gateway adds)."""
     request = {"channel": channel,
                "total_fee": money.minor_to_wire(order.amount, order.currency),
-               "currency": order.currency, "bill_no": order.bill_no, "title": order.title}
-    if order.optional:
-        request["optional"] = order.optional
+               "currency": order.currency, "bill_no": order.bill_no,
+               "title": orders.bill_title(order.title)}
+    optional = orders.bill_optional(order)
+    if optional:
+        request["optional"] = optional
     if order.buyer_id:
         request["buyer_id"] = order.buyer_id
     request.update(fields)
     return request
-
-
-def _remember_bill(order: CheckoutOrder, channel: str, bill_id: str) -> None:
-    """Record the gateway bill on the order (``CheckoutOrder.bills``), so the
-    result page can ask the gateway about it."""
-    # Re-read under a row lock (PostgreSQL; SQLite serialises writers anyway)
-    # so a bill recorded by another request at the same moment is not lost.
-    db.session.refresh(order, with_for_update=True)
-    order.bills = {**(order.bills or {}), channel: bill_id}
-    order.updated_at = now_ms()
-    db.session.commit()
 
 
 def _create(merchant: Merchant, order: CheckoutOrder, channel: str, **fields) -> dict:
@@ -139,7 +130,7 @@ def _create(merchant: Merchant, order: CheckoutOrder, channel: str, **fields) ->
         if error.result_code == 5 and "currency" in error.err_detail:
             raise PaymentProblem("currency") from None
         raise PaymentProblem("refused") from None
-    _remember_bill(order, channel, answer["id"])
+    orders.remember_bill(order, channel, answer["id"])
     return answer
 
 

@@ -23,6 +23,11 @@ from typing import Any
 from ..models import Merchant
 
 
+# A bill's state as ``Gateway.bill_state`` reports it.
+OPEN, PAID, FAILED, CLOSED, EXPIRED = "open", "paid", "failed", "closed", "expired"
+BILL_STATES = (OPEN, PAID, FAILED, CLOSED, EXPIRED)
+
+
 class GatewayError(Exception):
     """The gateway answered with a BeeCloud result code other than 0."""
 
@@ -61,6 +66,21 @@ class Gateway(ABC):
     @abstractmethod
     def query_bills(self, merchant: Merchant, filters: dict) -> list[dict]:
         """``GET /2/rest/bills?para=…``: the ``bills`` list."""
+
+    def bill_state(self, merchant: Merchant, bill_id: str) -> str:
+        """What the checkout's result page shows: one of ``BILL_STATES``.
+        BeeCloud's bill query (seed 001, ``GET /2/rest/bill/{id}``) tells only
+        ``spay_result`` and ``revert_result``, so a plain BeeCloud gateway's
+        bill is paid, closed (reverted) or open; a gateway that knows more
+        (the embedded one) also says failed or expired."""
+        bill = self.get_bill(merchant, bill_id)
+        if not isinstance(bill, dict):
+            raise GatewayUnavailable("the gateway's bill is not a map")
+        if bill.get("spay_result") is True:
+            return PAID
+        if bill.get("revert_result") is True:
+            return CLOSED
+        return OPEN
 
     def create_international_bill(self, merchant: Merchant, request: dict) -> dict:
         """``POST /1/rest/international/bill`` (seed 002): PayPal and cards.

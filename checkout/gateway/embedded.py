@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from ..models import Merchant
-from ..sandbox import bills, international
-from . import Gateway, checked
+from ..db import db
+from ..models import Bill
+from ..sandbox import bills, international, settlement
+from . import Gateway, GatewayError, checked
 
 
 class EmbeddedGateway(Gateway):
@@ -19,6 +21,15 @@ class EmbeddedGateway(Gateway):
 
     def get_bill(self, merchant: Merchant, bill_id: str) -> dict:
         return checked(bills.get_bill(merchant, bill_id, test_mode=self.test_mode))["pay"]
+
+    def bill_state(self, merchant: Merchant, bill_id: str) -> str:
+        # The sandbox knows a bill's whole story: also failed and expired
+        # (the same words its cashier uses, ``settlement.cashier_state``).
+        bill = db.session.get(Bill, bill_id) if isinstance(bill_id, str) and bill_id else None
+        if bill is None or bill.app_id != merchant.app_id or bill.test_mode != self.test_mode:
+            raise GatewayError(bills.NO_SUCH_BILL, "NO_SUCH_BILL", "no such bill for this app")
+        db.session.refresh(bill)  # another worker may have paid it a moment ago
+        return settlement.cashier_state(bill)
 
     def query_bills(self, merchant: Merchant, filters: dict) -> list[dict]:
         return checked(bills.query_bills(merchant, filters, test_mode=self.test_mode))["bills"]

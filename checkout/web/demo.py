@@ -9,16 +9,13 @@ is on or ``flask demo setup`` has made the demo merchant.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import re
-
 from flask import Blueprint, abort, current_app, render_template, request
 from markupsafe import Markup
 
 from .. import demo, money
 from ..gateway import GatewayError, GatewayUnavailable
 from . import DEFAULT_CSP, csrf
+from .security import inline_script_hashes
 
 bp = Blueprint("demo", __name__)
 
@@ -49,16 +46,6 @@ def shop():
                            webhooks=demo.received_webhooks(merchant), format=money.format_amount)
 
 
-def _script_hashes(html: str) -> str:
-    """CSP hashes of the inline scripts in a channel's ``html`` hand-off, so
-    exactly that auto-submit runs under ``script-src 'self'`` and nothing else."""
-    hashes = []
-    for body in re.findall(r"<script>(.*?)</script>", html, flags=re.S):
-        digest = base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode()
-        hashes.append(f"'sha256-{digest}'")
-    return " ".join(hashes)
-
-
 @bp.post("/demo/shop/<key>/alipay")
 def alipay(key):
     merchant = _merchant()
@@ -75,7 +62,7 @@ def alipay(key):
         "demo/handoff.html", html=Markup(html), url=answer.get("url"), item=item,
         amount=money.format_amount(item.amount)))
     response.headers["Content-Security-Policy"] = DEFAULT_CSP.replace(
-        "script-src 'self'", f"script-src 'self' {_script_hashes(html)}".rstrip())
+        "script-src 'self'", f"script-src 'self' {inline_script_hashes(html)}".rstrip())
     return response
 
 

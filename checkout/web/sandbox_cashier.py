@@ -16,7 +16,8 @@ credential, exactly as the cashier URL is the cashier's.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
+from flask import (Blueprint, abort, jsonify, make_response, redirect, render_template, request,
+                   url_for)
 from flask_babel import get_locale
 
 from .. import channels as catalogue
@@ -24,13 +25,16 @@ from .. import money
 from ..merchants import get_merchant
 from ..models import Bill
 from ..sandbox import settlement
-from . import csrf
+from . import DEFAULT_CSP, csrf
 
 bp = Blueprint("sandbox_cashier", __name__)
 
 # Channels whose cashier a PC shopper reaches by scanning: the page shows
 # its own URL as a QR code so a phone opens the same cashier.
 SCANNED = {"WX_NATIVE", "ALI_QRCODE", "ALI_OFFLINE_QRCODE"}
+# Channels whose cashier is shown inside the merchant's page (an iframe); like
+# Alipay's, it sends the framing page on when paid (form target _parent).
+FRAMED = {"ALI_QRCODE"}
 
 # Each family's brand: (name in Chinese, name in English). Colours and
 # logos live in static/css/sandbox.css and templates/sandbox/_logos.html.
@@ -62,13 +66,22 @@ def _page(bill: Bill, *, status: int = 200, cancelled: bool = False):
         import segno
 
         qr = segno.make(cashier, error="m").svg_data_uri(scale=4, border=2)
-    response = render_template(
+    framed = bill.channel in FRAMED
+    response = make_response(render_template(
         "sandbox/cashier.html", bill=bill, token=bill.cashier_token, state=state,
         family=family, brand=brand, channel_name=channel_name, cancelled=cancelled,
         merchant_name=merchant.name if merchant else "", qr=qr,
+        form_target="_parent" if framed else None,
         amount=money.format_amount(bill.total_fee, bill.currency),
-        original=money.format_amount(bill.bill_fee, bill.currency) if bill.discount else None)
-    return response, status
+        original=money.format_amount(bill.bill_fee, bill.currency) if bill.discount else None),
+        status)
+    if framed:
+        # ALI_QRCODE's page lives in an iframe of the merchant's (seed 001,
+        # qr_pay_mode): the checkout's own page, which a merchant may frame too.
+        ancestors = " ".join(["'self'", *(merchant.frame_origins if merchant else [])])
+        response.headers["Content-Security-Policy"] = DEFAULT_CSP.replace(
+            "frame-ancestors 'none'", f"frame-ancestors {ancestors}")
+    return response
 
 
 @bp.get("/sandbox/cashier/<token>")

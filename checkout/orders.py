@@ -1,0 +1,474 @@
+"""The hosted checkout's entry: a 秒支付 order as a merchant's ``BC.click``
+(or a link, or a form) hands it to us, checked field by field, its ``sign``
+verified, and kept as one ``CheckoutOrder`` per ``(appId, out_trade_no)``.
+
+The field rules are seed 003's button table (lines 333-359):
+
+- ``title``: at most 16 Chinese characters or 32 characters, no ``'`` or
+  ``"``. We count a wide (CJK) character as two and anything else as one,
+  and allow 32 — "16 汉字 or 32 字符" in one rule.
+- ``out_trade_no``: letters, digits and underscore (we also cap it at 64
+  characters, the length BeeCloud's console shows).
+- ``amount``: an integer number of fen, > 0 (``1`` and ``"1"`` alike; at most
+  10^10, the gateway's limit).
+- ``sign``: ``md5(appId + title + amount + out_trade_no + appSecret)``
+  (``checkout.signing.verify_button_sign``: canonical amount, constant time,
+  case-insensitive).
+- ``return_url``: http(s), no parameters (no ``?`` or ``#``), and — our rule
+  against open redirects — on one of the merchant's return hosts.
+- ``optional``: a flat object of scalars (JSON text from a form).
+
+Reconciling ``out_trade_no`` with the gateway's ``bill_no`` (seed 001 line
+46: 8-32 letters/digits), so that every valid button order gets a bill:
+an ``out_trade_no`` that is already 8-32 letters/digits IS the ``bill_no``
+(webhooks then carry the merchant's own number as ``transaction_id``). Any
+other (with ``_``, shorter than 8 or longer than 32) becomes ``"BC"`` + the
+first 30 hex digits of its SHA-256 — deterministic, so a repeated click maps
+to the same bill — and the original number travels in the bill's
+``optional`` as ``out_trade_no`` (unless the merchant's ``optional`` already
+uses that key), so the merchant's webhook can still find its order.
+
+Bill titles: the gateway allows 32 UTF-8 bytes (issue 2), fewer than 16
+Chinese characters take. ``bill_title`` cuts a longer title at a character
+boundary to fit and ends it with "…"; the checkout's own pages show the
+whole title.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+from sqlalchemy.exc import IntegrityError
+
+from . import money, signing
+from .clock import now_ms
+from .db import db
+from .merchants import get_merchant
+from .models import CheckoutOrder, Merchant
+
+OUT_TRADE_NO = re.compile(r"[0-9A-Za-z_]{1,64}")
+BILL_NO = re.compile(r"[0-9A-Za-z]{8,32}")
+SIGN = re.compile(r"[0-9A-Fa-f]{32}")
+TITLE_WIDTH = 32           # seed 003 line 337: 16 Chinese characters or 32 characters
+BILL_TITLE_BYTES = 32      # the gateway's title rule (UTF-8 bytes)
+MAX_AMOUNT = 10 ** 10      # the gateway's total_fee limit
+MAX_OPTIONAL_BYTES = 4096  # of optional / analysis as JSON
+SHORT = 64                 # buyer_id (seed 003 line 359), coupon_id, useId
+OPENID_MAX = 128
+
+# Seed 003 line 354: the instant_channel values.
+INSTANT_CHANNELS = frozenset({"ali", "wxmp", "bcwxmp", "wx", "bcwx", "un", "unwap", "bckj",
+                              "wxwap", "bcwxwap", "bcaliqr", "bcali"})
+
+TRUE_WORDS = {"true", "1", "yes", "on"}
+FALSE_WORDS = {"false", "0", "no", "off", ""}
+
+
+class OrderRefused(ValueError):
+    """A field of the order is missing or wrong. ``reason`` is a stable key
+    the page turns into a sentence in the shopper's language; ``detail`` is
+    the English sentence for API callers (``{"ERROR": detail}``)."""
+
+    def __init__(self, field: str, reason: str, detail: str):
+        super().__init__(detail)
+        self.field = field
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class ButtonOrder:
+    """The checked fields of one ``BC.click``."""
+
+    merchant: Merchant
+    title: str
+    amount: int
+    out_trade_no: str
+    return_url: str | None
+    optional: dict | None
+    analysis: dict | None
+    instant_channel: str | None
+    openid: str | None
+    need_ali_guide: bool
+    use_app: bool
+    coupon_id: str | None
+    buyer_id: str | None
+    use_id: str | None
+    debug: bool
+    currency: str
+    parent_origin: str | None
+
+
+# --- single fields ----------------------------------------------------------------------
+
+def _text(fields: Mapping, name: str, *, required: bool = False, max_len: int = SHORT,
+          alias: str | None = None) -> str | None:
+    value = fields.get(name)
+    if value in (None, "") and alias:
+        value = fields.get(alias)
+    if value in (None, ""):
+        if required:
+            raise OrderRefused(name, "missing", f"{name} is required")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise OrderRefused(name, "invalid", f"{name} must be a string")
+    value = str(value)
+    if len(value) > max_len:
+        raise OrderRefused(name, "too_long", f"{name} must be at most {max_len} characters")
+    if "\x00" in value or any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise OrderRefused(name, "invalid", f"{name} must not contain control characters")
+    return value
+
+
+def _flag(fields: Mapping, name: str, default: bool) -> bool:
+    value = fields.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False if word else default
+    raise OrderRefused(name, "invalid", f"{name} must be true or false")
+
+
+def title_width(title: str) -> int:
+    """Seed 003's measure: a wide (Chinese) character counts two, others one."""
+    return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in title)
+
+
+def check_title(value: object) -> str:
+    if value in (None, ""):
+        raise OrderRefused("title", "missing", "title is required")
+    if not isinstance(value, str):
+        raise OrderRefused("title", "invalid", "title must be a string")
+    if "'" in value or '"' in value:
+        raise OrderRefused("title", "title_quotes", "title must not contain ' or \"")
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in value):
+        raise OrderRefused("title", "invalid", "title must not contain control characters")
+    if title_width(value) > TITLE_WIDTH:
+        raise OrderRefused("title", "title_long",
+                           "title must be at most 16 Chinese characters or 32 characters")
+    return value
+
+
+def check_amount(value: object) -> int:
+    """``1`` or ``"1"``: a positive whole number of fen, as signed."""
+    if value in (None, ""):
+        raise OrderRefused("amount", "missing", "amount is required")
+    if isinstance(value, bool):
+        raise OrderRefused("amount", "amount_invalid", "amount must be a whole number of fen")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and value.isascii() and value.isdigit():
+        number = int(value)
+    else:
+        raise OrderRefused("amount", "amount_invalid", "amount must be a whole number of fen")
+    if number <= 0:
+        raise OrderRefused("amount", "amount_invalid", "amount must be greater than 0")
+    if number > MAX_AMOUNT:
+        raise OrderRefused("amount", "amount_invalid", f"amount must be at most {MAX_AMOUNT}")
+    return number
+
+
+def check_out_trade_no(value: object) -> str:
+    if value in (None, ""):
+        raise OrderRefused("out_trade_no", "missing", "out_trade_no is required")
+    if not isinstance(value, (str, int)) or isinstance(value, bool) \
+            or not OUT_TRADE_NO.fullmatch(str(value)):
+        raise OrderRefused("out_trade_no", "out_trade_no_invalid",
+                           "out_trade_no must be 1 to 64 letters, digits or underscores")
+    return str(value)
+
+
+def host_allowed(netloc: str, allowed: list[str]) -> bool:
+    """``netloc`` (host[:port]) is one of the merchant's return hosts; an
+    entry without a port allows that host on any port."""
+    netloc = netloc.lower()
+    host = netloc.rsplit(":", 1)[0] if not netloc.endswith("]") else netloc
+    for entry in allowed or []:
+        entry = entry.lower()
+        if netloc == entry or (":" not in entry and host == entry):
+            return True
+    return False
+
+
+def check_return_url(value: object, merchant: Merchant) -> str | None:
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or len(value) > 2048:
+        raise OrderRefused("return_url", "return_url_invalid",
+                           "return_url must be an http:// or https:// address")
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or "@" in parts.netloc \
+            or any(ch.isspace() or unicodedata.category(ch) == "Cc" for ch in value):
+        raise OrderRefused("return_url", "return_url_invalid",
+                           "return_url must be an http:// or https:// address")
+    if "?" in value or "#" in value:
+        # Seed 003 line 349: "不允许带任何参数".
+        raise OrderRefused("return_url", "return_url_query",
+                           "return_url must not carry parameters ('?' or '#')")
+    if not host_allowed(parts.netloc, merchant.return_hosts):
+        raise OrderRefused("return_url", "return_url_host",
+                           f"return_url's host {parts.netloc} is not one of this merchant's "
+                           "return hosts")
+    return value
+
+
+def _json_object(fields: Mapping, name: str) -> dict | None:
+    value = fields.get(name)
+    if value in (None, ""):
+        return None
+    if isinstance(value, str):
+        if len(value.encode("utf-8")) > MAX_OPTIONAL_BYTES:
+            raise OrderRefused(name, "too_long", f"{name} is too large")
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise OrderRefused(name, "json_invalid", f"{name} must be a JSON object") from None
+    if value in (None, ""):
+        return None
+    if not isinstance(value, dict):
+        raise OrderRefused(name, "json_invalid", f"{name} must be a JSON object")
+    text = json.dumps(value, ensure_ascii=False)
+    if len(text.encode("utf-8")) > MAX_OPTIONAL_BYTES:
+        raise OrderRefused(name, "too_long", f"{name} is too large")
+    if "\\u0000" in text:
+        raise OrderRefused(name, "invalid", f"{name} must not contain NUL characters")
+    return value
+
+
+def check_optional(fields: Mapping) -> dict | None:
+    value = _json_object(fields, "optional")
+    for key, item in (value or {}).items():
+        if isinstance(item, (dict, list)):
+            # Seed 003 line 351: only {key: value} of JavaScript basic types.
+            raise OrderRefused("optional", "optional_nested",
+                               f"optional must be a flat object; {key!r} holds a nested value")
+    return value
+
+
+def check_currency(value: object, merchant: Merchant) -> str:
+    if value in (None, ""):
+        return (merchant.default_currency or "CNY").upper()
+    if not isinstance(value, str) or (value.upper() != "CNY"
+                                      and value.upper() not in money.INTERNATIONAL_CURRENCIES):
+        raise OrderRefused("currency", "currency_invalid", "currency is not supported")
+    return value.upper()
+
+
+def check_parent_origin(fields: Mapping, merchant: Merchant) -> str | None:
+    """The merchant page that frames the checkout (sent by the button script
+    with ``embed=1``); only one of the merchant's frame origins is accepted,
+    since it is where our pages post messages."""
+    if not _flag(fields, "embed", False):
+        return None
+    origin = _text(fields, "parent_origin", max_len=256)
+    if origin is None:
+        raise OrderRefused("parent_origin", "missing", "parent_origin is required with embed")
+    if origin.lower().rstrip("/") not in [o.lower() for o in merchant.frame_origins or []]:
+        raise OrderRefused("parent_origin", "frame_origin",
+                           "this page may not embed the checkout (not a frame origin of the "
+                           "merchant)")
+    return origin.lower().rstrip("/")
+
+
+def read_order(fields: Mapping[str, Any]) -> ButtonOrder:
+    """Check every field of a ``BC.click`` (form, query string or JSON) and
+    its sign; ``OrderRefused`` names the first problem."""
+    app_id = _text(fields, "appId", required=True, max_len=36, alias="app_id")
+    merchant = get_merchant(app_id)
+    if merchant is None:
+        raise OrderRefused("appId", "unknown_app", "appId is not a known app")
+    title = check_title(fields.get("title"))
+    amount = check_amount(fields.get("amount"))
+    out_trade_no = check_out_trade_no(fields.get("out_trade_no"))
+    sign = fields.get("sign")
+    if sign in (None, ""):
+        raise OrderRefused("sign", "missing", "sign is required")
+    if not isinstance(sign, str) or not SIGN.fullmatch(sign.strip()):
+        raise OrderRefused("sign", "sign_invalid", "sign must be 32 hexadecimal characters")
+    order = ButtonOrder(
+        merchant=merchant, title=title, amount=amount, out_trade_no=out_trade_no,
+        return_url=check_return_url(fields.get("return_url"), merchant),
+        optional=check_optional(fields),
+        analysis=_json_object(fields, "analysis"),
+        instant_channel=_instant(fields),
+        openid=_text(fields, "openid", max_len=OPENID_MAX),
+        need_ali_guide=_flag(fields, "need_ali_guide", True),
+        use_app=_flag(fields, "use_app", True),
+        coupon_id=_text(fields, "coupon_id"),
+        buyer_id=_text(fields, "buyer_id"),
+        use_id=_text(fields, "useId"),
+        debug=_flag(fields, "debug", False),
+        currency=check_currency(fields.get("currency"), merchant),
+        parent_origin=check_parent_origin(fields, merchant),
+    )
+    if not signing.verify_button_sign(merchant.app_id, title, amount, out_trade_no,
+                                      merchant.app_secret, sign):
+        # Never say what the sign should have been.
+        raise OrderRefused("sign", "sign_wrong",
+                           "sign does not match md5(appId + title + amount + out_trade_no + "
+                           "appSecret)")
+    return order
+
+
+def _instant(fields: Mapping) -> str | None:
+    value = _text(fields, "instant_channel", max_len=16)
+    if value is None:
+        return None
+    if value.lower() not in INSTANT_CHANNELS:
+        raise OrderRefused("instant_channel", "instant_invalid",
+                           "instant_channel must be one of " + ", ".join(sorted(INSTANT_CHANNELS)))
+    return value.lower()
+
+
+# --- bill numbers and titles ---------------------------------------------------------------
+
+def bill_no_for(out_trade_no: str) -> str:
+    """The gateway's ``bill_no`` for a button order (see the module docstring)."""
+    if BILL_NO.fullmatch(out_trade_no):
+        return out_trade_no
+    return "BC" + hashlib.sha256(out_trade_no.encode("utf-8")).hexdigest()[:30]
+
+
+def bill_title(title: str) -> str:
+    """The title as the gateway takes it: at most 32 UTF-8 bytes."""
+    if len(title.encode("utf-8")) <= BILL_TITLE_BYTES:
+        return title
+    cut = ""
+    for ch in title:
+        if len((cut + ch).encode("utf-8")) + len("…".encode("utf-8")) > BILL_TITLE_BYTES:
+            break
+        cut += ch
+    return cut + "…"
+
+
+def bill_optional(order: CheckoutOrder) -> dict | None:
+    """The bill's ``optional``: the merchant's, plus ``out_trade_no`` when the
+    bill_no is not the merchant's own number."""
+    optional = dict(order.optional or {})
+    if order.bill_no != order.out_trade_no and "out_trade_no" not in optional:
+        optional["out_trade_no"] = order.out_trade_no
+    return optional or None
+
+
+# --- the order row -------------------------------------------------------------------------------
+
+def _new_row(found: ButtonOrder) -> CheckoutOrder:
+    now = now_ms()
+    extra: dict[str, Any] = {}
+    if found.use_id:
+        extra["use_id"] = found.use_id
+    if found.parent_origin:
+        extra["parent_origin"] = found.parent_origin
+    return CheckoutOrder(
+        id=secrets.token_urlsafe(24), app_id=found.merchant.app_id,
+        out_trade_no=found.out_trade_no, bill_no=bill_no_for(found.out_trade_no),
+        title=found.title, amount=found.amount, currency=found.currency,
+        return_url=found.return_url, optional=found.optional, analysis=found.analysis,
+        buyer_id=found.buyer_id, coupon_id=found.coupon_id,
+        instant_channel=found.instant_channel, openid=found.openid,
+        need_ali_guide=found.need_ali_guide, use_app=found.use_app, debug=found.debug,
+        bills={}, status="OPEN", extra=extra, created_at=now, updated_at=now)
+
+
+def _find(app_id: str, out_trade_no: str) -> CheckoutOrder | None:
+    return db.session.execute(
+        db.select(CheckoutOrder).where(CheckoutOrder.app_id == app_id,
+                                       CheckoutOrder.out_trade_no == out_trade_no)
+    ).scalar_one_or_none()
+
+
+def _same_order(row: CheckoutOrder, found: ButtonOrder) -> CheckoutOrder:
+    """A second opening of an order (refresh, back button, second tab, a new
+    click): the same checkout, as long as it is the same order."""
+    if row.amount != found.amount or row.title != found.title or row.currency != found.currency:
+        raise OrderRefused("out_trade_no", "order_conflict",
+                           "out_trade_no was already used for an order with another amount, "
+                           "title or currency")
+    # How the shopper reached us this time (framed or not, with an openid
+    # now) may change; the order's terms never do.
+    extra = dict(row.extra or {})
+    changed = False
+    if extra.get("parent_origin") != found.parent_origin:
+        extra["parent_origin"] = found.parent_origin
+        changed = True
+    if found.openid and not row.openid:
+        row.openid = found.openid
+        changed = True
+    if changed:
+        row.extra = extra
+        row.updated_at = now_ms()
+        db.session.commit()
+    return row
+
+
+def open_order(fields: Mapping[str, Any]) -> CheckoutOrder:
+    """The checkout for these ``BC.click`` fields: found again for the same
+    ``(appId, out_trade_no)``, created otherwise (race-safe: the unique key
+    decides and the loser reads the winner's row)."""
+    found = read_order(fields)
+    row = _find(found.merchant.app_id, found.out_trade_no)
+    if row is not None:
+        return _same_order(row, found)
+    db.session.add(_new_row(found))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        row = _find(found.merchant.app_id, found.out_trade_no)
+        if row is None:  # pragma: no cover - the unique key said it exists
+            raise
+        return _same_order(row, found)
+    return _find(found.merchant.app_id, found.out_trade_no)
+
+
+def get_order(token: object) -> CheckoutOrder | None:
+    if not isinstance(token, str) or not 0 < len(token) <= 64:
+        return None
+    return db.session.get(CheckoutOrder, token)
+
+
+def remember_bill(order: CheckoutOrder, channel: str, bill_id: str) -> None:
+    """Record the gateway bill opened for ``channel`` on the order, so the
+    result page can ask the gateway about it. Re-read under a row lock
+    (PostgreSQL; SQLite serialises writers) so a bill recorded by another
+    request at the same moment is not lost."""
+    db.session.refresh(order, with_for_update=True)
+    if (order.bills or {}).get(channel) != bill_id or (order.extra or {}).get("last") != channel:
+        order.bills = {**(order.bills or {}), channel: bill_id}
+        order.extra = {**(order.extra or {}), "last": channel}
+        order.updated_at = now_ms()
+    db.session.commit()
+
+
+def remember(order: CheckoutOrder, **values: Any) -> None:
+    """Keep small facts about this checkout in ``order.extra``."""
+    db.session.refresh(order, with_for_update=True)
+    order.extra = {**(order.extra or {}), **values}
+    order.updated_at = now_ms()
+    db.session.commit()
+
+
+def set_openid(order: CheckoutOrder, openid: str) -> None:
+    """The shopper's WeChat openid for this checkout (from WeChat's OAuth)."""
+    order.openid = openid[:OPENID_MAX]
+    order.updated_at = now_ms()
+    db.session.commit()
+
+
+def mark_paid(order: CheckoutOrder) -> None:
+    if order.status != "PAID":
+        order.status = "PAID"
+        order.updated_at = now_ms()
+        db.session.commit()

@@ -1,0 +1,432 @@
+"""The hosted checkout's pages (issue 3): entry, chooser, hand-off, status, result.
+
+    GET|POST /pay                        entry: BC.click fields (form, query or JSON) -> chooser
+    GET  /pay/<order>                    the channel chooser (``?all=1``: ignore instant_channel)
+    POST /pay/<order>/start              the shopper's pick (channel, coupon); CSRF bound to the order
+    GET  /pay/<order>/channel/<code>     the hand-off to that channel (idempotent: same bill again)
+    GET  /pay/<order>/status             {"status": "paid|pending|failed|closed|expired|unknown"}
+    GET  /pay/<order>/return             the result page (asks the gateway), then the merchant
+    GET  /pay/<order>/wechat/login       WeChat OAuth (snsapi_base) for WX_JSAPI's openid
+    GET  /pay/<order>/wechat/callback    ... and back
+    POST /pay/jsapi                      JSON: JSAPI parameters for the button on the merchant's page
+
+``<order>`` is the order's unguessable token: state lives in the database,
+not in cookies, so every step also works in a cross-site iframe with
+third-party cookies blocked (see ``checkout.web.security``). The entry is
+authenticated by the merchant's ``sign``, not by a CSRF token.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (Blueprint, abort, jsonify, make_response, redirect, render_template, request,
+                   url_for)
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from markupsafe import Markup
+
+from .. import chooser as choosing
+from .. import coupon_offers, devices, handoff, money, orders, paypal_pay
+from ..channels import WECHAT
+from ..handoff import ChannelRefused, ChannelUnavailable, NeedsOpenid
+from ..merchants import allowed_origins, get_merchant
+from ..models import CheckoutOrder, Merchant
+from ..orders import OrderRefused
+from . import wants_json
+from .security import inline_script_hashes, order_csrf_ok, order_csrf_token, page_csp
+
+bp = Blueprint("pay", __name__)
+CSRF_EXEMPT = True  # entry: the sign; order pages: order-bound tokens (security.py)
+
+# OrderRefused.reason -> what the shopper reads.
+REFUSALS = {
+    "missing": _l("Some order information is missing (%(field)s)."),
+    "invalid": _l("Some order information is not valid (%(field)s)."),
+    "too_long": _l("Some order information is too long (%(field)s)."),
+    "unknown_app": _l("This shop is not known to the payment service."),
+    "title_quotes": _l("The order title must not contain quotation marks."),
+    "title_long": _l("The order title is too long (at most 16 Chinese or 32 other characters)."),
+    "amount_invalid": _l("The order amount must be a whole number of fen greater than 0."),
+    "out_trade_no_invalid": _l("The order number may only use letters, digits and "
+                               "underscores (at most 64)."),
+    "sign_invalid": _l("The order's signature is malformed."),
+    "sign_wrong": _l("The order's signature does not match its contents. It may have been "
+                     "changed on the way."),
+    "return_url_invalid": _l("The shop's return address is not a web address."),
+    "return_url_query": _l("The shop's return address must not carry parameters."),
+    "return_url_host": _l("The shop's return address is not one of its registered sites."),
+    "json_invalid": _l("Some order information is not valid (%(field)s)."),
+    "optional_nested": _l("The order's extra information must be a flat list of values."),
+    "instant_invalid": _l("The requested payment method is not known."),
+    "currency_invalid": _l("The order's currency is not supported."),
+    "frame_origin": _l("This page is not allowed to show the checkout."),
+    "order_conflict": _l("This order number was already used for another amount or title."),
+}
+
+# Why a channel could not be started.
+CHANNEL_PROBLEMS = {
+    "unavailable": _l("This payment method cannot be reached right now. Nothing was charged. "
+                      "Try again in a moment or choose another way to pay."),
+    "closed": _l("This payment method's bill has expired or was closed. Please choose another "
+                 "way to pay."),
+    "refused": _l("This payment method did not accept the order. Nothing was charged. Please "
+                  "choose another way to pay."),
+    "not_offered": _l("This payment method is not available on this device."),
+}
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+def _fields() -> dict:
+    if request.is_json:
+        data = request.get_json(silent=True)
+        if not isinstance(data, dict):
+            raise OrderRefused("body", "invalid", "the body must be a JSON object")
+        return data
+    fields = request.args.to_dict(flat=True)
+    fields.update(request.form.to_dict(flat=True))
+    return fields
+
+
+def _device() -> str:
+    return devices.device_of(request.headers.get("User-Agent"))
+
+
+def _chinese() -> bool:
+    return str(get_locale()).startswith("zh")
+
+
+def _order(token: str) -> tuple[CheckoutOrder, Merchant]:
+    order = orders.get_order(token)
+    merchant = get_merchant(order.app_id) if order is not None else None
+    if order is None or merchant is None:
+        abort(404)
+    return order, merchant
+
+
+def _parent(order: CheckoutOrder) -> str | None:
+    return (order.extra or {}).get("parent_origin")
+
+
+def _page(template: str, order: CheckoutOrder | None, merchant: Merchant | None, *,
+          status: int = 200, script_hashes: str = "", frame_src: str = "", **context):
+    if order is not None:
+        context.setdefault("amount", money.format_amount(order.amount, order.currency))
+        context.setdefault("parent_origin", _parent(order))
+        context.setdefault("csrf", order_csrf_token(order.id))
+    response = make_response(render_template(template, order=order, merchant=merchant,
+                                             chinese=_chinese(), **context), status)
+    response.headers["Content-Security-Policy"] = page_csp(
+        merchant, script_hashes=script_hashes, frame_src=frame_src)
+    # Pages name one checkout: never kept by shared caches or shown from history stale.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def qr_svg(content: str, *, scale: int = 5) -> Markup:
+    """A QR code as inline SVG (segno), so it needs no image request."""
+    import segno
+
+    return Markup(segno.make(content, error="m").svg_inline(
+        scale=scale, border=2, title=str(_l("Payment QR code"))))
+
+
+def _to_result(order: CheckoutOrder):
+    return redirect(url_for("pay.result", token=order.id), 303)
+
+
+def _to_chooser(order: CheckoutOrder, **args):
+    return redirect(url_for("pay.chooser", token=order.id, **args), 303)
+
+
+# --- entry ----------------------------------------------------------------------------------
+
+def _refusal_text(refused: OrderRefused) -> str:
+    return str(REFUSALS.get(refused.reason, REFUSALS["invalid"])) % {"field": refused.field}
+
+
+@bp.route("/pay", methods=["GET", "POST"])
+def entry():
+    try:
+        fields = _fields()
+        order = orders.open_order(fields)
+    except OrderRefused as refused:
+        if wants_json() or request.is_json:
+            # BeeCloud's button reports errors as {"ERROR": …} (seed 003, BC.err).
+            return jsonify(ERROR=refused.detail), 400
+        # Framable by the merchant named in the request, if any, so the
+        # message shows inside the button's modal too.
+        merchant = get_merchant(request.values.get("appId") or request.values.get("app_id"))
+        return _page("pay/refused.html", None, merchant, status=400,
+                     message=_refusal_text(refused), field=refused.field)
+    return _to_chooser(order)
+
+
+# --- chooser --------------------------------------------------------------------------------
+
+@bp.get("/pay/<token>")
+def chooser(token):
+    order, merchant = _order(token)
+    if order.status == "PAID":
+        return _to_result(order)
+    device = _device()
+    choices = choosing.channel_choices(merchant, order, device, framed=bool(_parent(order)))
+    notice = request.args.get("notice") if request.args.get("notice") in CHANNEL_PROBLEMS \
+        else None
+    if order.instant_channel and not request.args.get("all"):
+        instant = choosing.instant_choice(choices, order.instant_channel, device)
+        if instant is not None and not instant.new_window:
+            return redirect(url_for("pay.channel", token=order.id, code=instant.code), 303)
+        if instant is None:
+            notice = "not_offered"
+    offer = coupon_offers.offer_for_order(order, merchant)
+    return _page("pay/chooser.html", order, merchant, choices=choices, offer=offer,
+                 coupons_locked=bool(order.bills), notice=notice and CHANNEL_PROBLEMS[notice],
+                 device=device, format=lambda fen: money.format_amount(fen, order.currency),
+                 no_coupon=coupon_offers.NO_COUPON, checkout_url=request.base_url,
+                 qr_for=lambda url: qr_svg(url, scale=3))
+
+
+@bp.post("/pay/<token>/start")
+def start(token):
+    order, merchant = _order(token)
+    if not order_csrf_ok(order.id, request.form.get("csrf_token")):
+        return _page("pay/expired.html", order, merchant, status=400)
+    coupon = request.form.get("coupon")
+    if coupon and not order.bills:
+        # Once a channel holds a bill at a price, the price (coupon) stays.
+        coupon_offers.choose_coupon(order, coupon)
+    code = request.form.get("channel")
+    if not code:
+        return _to_chooser(order, all=1)
+    return redirect(url_for("pay.channel", token=order.id, code=code), 303)
+
+
+# --- hand-off -------------------------------------------------------------------------------
+
+def _problem(order, merchant, reason: str, status: int):
+    return _page("pay/problem.html", order, merchant, status=status,
+                 message=CHANNEL_PROBLEMS[reason])
+
+
+@bp.get("/pay/<token>/channel/<code>")
+def channel(token, code):
+    order, merchant = _order(token)
+    if order.status == "PAID":
+        return _to_result(order)
+    device = _device()
+    choices = choosing.channel_choices(merchant, order, device, framed=bool(_parent(order)))
+    choice = choosing.find_choice(choices, code)
+    if choice is None:
+        return _to_chooser(order, all=1, notice="not_offered")
+    if choice.guide:
+        return _page("pay/ali_guide.html", order, merchant, choice=choice,
+                     open_url=url_for("pay.channel", token=order.id, code=code, _external=True))
+    if code == paypal_pay.PAYPAL_CREDITCARD:
+        return redirect(url_for("paypal_checkout.card_form", token=order.id), 303)
+    if code == paypal_pay.PAYPAL_PAYPAL:
+        try:
+            return redirect(paypal_pay.start_paypal(merchant, order), 303)
+        except paypal_pay.PaymentProblem as problem:
+            if problem.reason == "already_paid":
+                return _to_result(order)
+            return _problem(order, merchant, "unavailable" if problem.reason == "unavailable"
+                            else "refused", 502)
+    try:
+        found = handoff.start_channel(order, merchant, code, client_ip=request.remote_addr)
+    except NeedsOpenid:
+        return redirect(url_for("pay.wechat_login", token=order.id), 303)
+    except ChannelUnavailable:
+        return _problem(order, merchant, "unavailable", 503)
+    except ChannelRefused as refused:
+        if refused.reason == "already_paid":
+            return _to_result(order)
+        return _problem(order, merchant, refused.reason, 409)
+    return _render_handoff(order, merchant, choice, found, device)
+
+
+def _render_handoff(order, merchant, choice, found: handoff.Handoff, device: str):
+    name = choice.name(_chinese())
+    if found.kind == "url":
+        return redirect(found.url, 303)
+    if found.kind == "html":
+        return _page("pay/handoff_form.html", order, merchant, channel_name=name,
+                     form_html=Markup(found.html), form_id=_form_id(found.html),
+                     script_hashes=inline_script_hashes(found.html))
+    if found.kind == "qr":
+        return _page("pay/qr.html", order, merchant, channel_name=name, choice=choice,
+                     qr_svg=qr_svg(found.qr_content), expires_at=found.expires_at,
+                     in_wechat=device == WECHAT)
+    if found.kind == "alipay_qr":
+        parts = urlsplit(found.url)
+        return _page("pay/alipay_qr.html", order, merchant, channel_name=name,
+                     frame_url=found.url, frame_size=found.frame_size,
+                     expires_at=found.expires_at, frame_src=f"{parts.scheme}://{parts.netloc}")
+    if found.kind == "jsapi":
+        return _page("pay/jsapi.html", order, merchant, channel_name=name,
+                     jsapi=found.jsapi)
+    abort(404)  # pragma: no cover - start_channel knows no other kinds
+
+
+def _form_id(html: str) -> str | None:
+    import re
+
+    match = re.search(r'<form[^>]*\bid="([^"]+)"', html)
+    return match.group(1) if match else None
+
+
+# --- status and result -----------------------------------------------------------------------
+
+@bp.get("/pay/<token>/status")
+def status(token):
+    order, merchant = _order(token)
+    response = jsonify(status=handoff.order_state(order, merchant).status)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# A pending result page refreshes itself this many times (every 5 s without
+# scripts; scripts poll with back-off for about as long) before saying so.
+PENDING_CHECKS = 12
+
+
+@bp.get("/pay/<token>/return")
+def result(token):
+    order, merchant = _order(token)
+    state = handoff.order_state(order, merchant)
+    try:
+        checks = max(0, min(int(request.args.get("n", 0)), PENDING_CHECKS))
+    except ValueError:
+        checks = 0
+    wx = request.args.get("wx") if request.args.get("wx") in ("ok", "cancel", "fail") else None
+    waiting = request.args.get("waiting") == "1"
+    framed = bool(_parent(order))
+    forward_url = order.return_url if state.status == "paid" and not framed else None
+    refresh_url = None
+    if state.status == "pending" and wx != "cancel" and checks < PENDING_CHECKS:
+        # Without scripts the page checks again by itself, a bounded number of times.
+        refresh_url = url_for("pay.result", token=order.id, n=checks + 1,
+                              **({"waiting": 1} if waiting else {}))
+    bc_result = "cancelled" if state.status == "pending" and wx == "cancel" else state.status
+    return _page("pay/result.html", order, merchant, state=state, checks=checks,
+                 max_checks=PENDING_CHECKS, wx=wx, waiting=waiting, forward_url=forward_url,
+                 refresh_url=refresh_url, bc_result=bc_result if bc_result != "unknown"
+                 else "pending")
+
+
+# --- WeChat OAuth (snsapi_base) for WX_JSAPI -----------------------------------------------------
+
+@bp.get("/pay/<token>/wechat/login")
+def wechat_login(token):
+    from .. import wechat
+
+    order, merchant = _order(token)
+    if order.openid:
+        return redirect(url_for("pay.channel", token=order.id, code="WX_JSAPI"), 303)
+    try:
+        appid, _secret = wechat.oauth_credentials(merchant)
+    except wechat.OAuthUnavailable:
+        return _wechat_problem(order, merchant, "unavailable")
+    back = url_for("pay.wechat_callback", token=order.id, _external=True)
+    return redirect(wechat.authorize_url(appid, back, wechat.make_state(order.id)), 302)
+
+
+@bp.get("/pay/<token>/wechat/callback")
+def wechat_callback(token):
+    from .. import wechat
+
+    order, merchant = _order(token)
+    if not wechat.check_state(request.args.get("state", ""), order.id):
+        return _wechat_problem(order, merchant, "state")
+    code = request.args.get("code")
+    if not code:
+        return _wechat_problem(order, merchant, "refused")
+    try:
+        appid, secret = wechat.oauth_credentials(merchant)
+        openid = wechat.exchange_code(appid, secret, code)
+    except wechat.OAuthUnavailable:
+        return _wechat_problem(order, merchant, "unavailable")
+    except wechat.OAuthFailed as failed:
+        return _wechat_problem(order, merchant, failed.reason)
+    orders.set_openid(order, openid)
+    return redirect(url_for("pay.channel", token=order.id, code="WX_JSAPI"), 303)
+
+
+WECHAT_PROBLEMS = {
+    "refused": _l("WeChat did not share your identity with the shop, so WeChat Pay cannot "
+                  "start here."),
+    "state": _l("The WeChat sign-in did not belong to this payment. Please try again."),
+    "bad_code": _l("The WeChat sign-in has expired. Please try again."),
+    "wechat_error": _l("WeChat could not confirm your identity. Please try again."),
+    "unreachable": _l("WeChat cannot be reached right now. Please try again in a moment."),
+    "unavailable": _l("This shop has not set up WeChat Pay inside WeChat."),
+}
+
+
+def _wechat_problem(order, merchant, reason: str):
+    offers_qr = "WX_NATIVE" in merchant.channels
+    return _page("pay/wechat_problem.html", order, merchant, status=400,
+                 message=WECHAT_PROBLEMS.get(reason, WECHAT_PROBLEMS["wechat_error"]),
+                 offers_qr=offers_qr)
+
+
+# --- the button's JSAPI call on the merchant's own page ---------------------------------------------
+
+def _cors(response, merchant: Merchant | None):
+    origin = request.headers.get("Origin")
+    if merchant is not None and origin and origin.lower() in allowed_origins(merchant):
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Methods"] = "POST"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        response.headers["Access-Control-Max-Age"] = "600"
+    response.headers["Vary"] = "Origin"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/pay/jsapi", methods=["OPTIONS"])
+def jsapi_preflight():
+    # A preflight carries no body, so it cannot name the merchant. It only
+    # lets the browser send the POST (which the merchant's sign authenticates);
+    # whether a page may READ the answer is decided by the POST's own
+    # Access-Control-Allow-Origin, limited to that merchant's origins.
+    origin = request.headers.get("Origin") or ""
+    response = make_response("", 204)
+    if origin.startswith(("https://", "http://")):
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Methods"] = "POST"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type"
+        response.headers["Access-Control-Max-Age"] = "600"
+    response.headers["Vary"] = "Origin"
+    return response
+
+
+@bp.post("/pay/jsapi")
+def jsapi():
+    data = request.get_json(silent=True)
+    merchant = get_merchant((data or {}).get("appId") or (data or {}).get("app_id")) \
+        if isinstance(data, dict) else None
+    try:
+        if not isinstance(data, dict):
+            raise OrderRefused("body", "invalid", "the body must be a JSON object")
+        if not data.get("openid"):
+            raise OrderRefused("openid", "missing", "openid is required for WeChat JSAPI")
+        order = orders.open_order(data)
+        if "WX_JSAPI" not in merchant.channels:
+            raise OrderRefused("channel", "not_enabled", "this shop does not accept WeChat Pay "
+                                                         "(WX_JSAPI)")
+        found = handoff.start_channel(order, merchant, "WX_JSAPI")
+    except OrderRefused as refused:
+        return _cors(make_response(jsonify(ERROR=refused.detail), 400), merchant)
+    except ChannelUnavailable:
+        return _cors(make_response(jsonify(ERROR="the payment service is unavailable; "
+                                                 "nothing was charged"), 503), merchant)
+    except ChannelRefused as refused:
+        message = {"already_paid": "this order has already been paid",
+                   "closed": "this order's WeChat bill is closed"}.get(
+            refused.reason, "WeChat Pay refused this order")
+        return _cors(make_response(jsonify(ERROR=message), 409), merchant)
+    body = {**found.jsapi, "order": order.id,
+            "result_url": url_for("pay.result", token=order.id, _external=True)}
+    return _cors(make_response(jsonify(body), 200), merchant)

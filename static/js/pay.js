@@ -1,0 +1,104 @@
+/* The hosted checkout's small behaviours (templates/pay/*). Every page works
+   without it; with it: live payment status (polling with back-off), QR
+   countdowns, the coupon total, the framed chooser's new-window hand-off, the
+   result page's countdown to the shop, and WeChat JSAPI payment. */
+(function () {
+  "use strict";
+  function $(selector, root) { return (root || document).querySelector(selector); }
+
+  // Live status: poll until the order is no longer pending, then show the result.
+  var live = $("[data-status-url]");
+  if (live && window.fetch) {
+    var statusUrl = live.getAttribute("data-status-url");
+    var resultUrl = live.getAttribute("data-result-url");
+    var delay = 1000, until = Date.now() + 30 * 60 * 1000;
+    var poll = function () {
+      fetch(statusUrl, { credentials: "same-origin", cache: "no-store" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) {
+          if (data && data.status && data.status !== "pending" && data.status !== "unknown") {
+            window.location.replace(resultUrl);
+            return;
+          }
+          next();
+        }, next);
+    };
+    var next = function () {
+      if (Date.now() > until) { return; }
+      delay = Math.min(delay * 1.4, 8000);
+      window.setTimeout(poll, delay);
+    };
+    window.setTimeout(poll, delay);
+  }
+
+  // QR validity countdown.
+  var expiry = $("[data-expires]");
+  if (expiry) {
+    var ends = parseInt(expiry.getAttribute("data-expires"), 10), out = $("[data-countdown]", expiry);
+    var tick = function () {
+      var left = Math.max(0, Math.round((ends - Date.now()) / 1000));
+      if (left === 0) { expiry.textContent = expiry.getAttribute("data-expired-text"); return; }
+      out.textContent = Math.floor(left / 60) + ":" + ("0" + left % 60).slice(-2);
+      window.setTimeout(tick, 1000);
+    };
+    if (out && ends) { tick(); }
+  }
+
+  // Coupons: the amount to pay follows the shopper's pick.
+  var chooser = $("[data-pay-chooser]");
+  if (chooser) {
+    chooser.addEventListener("change", function (event) {
+      var input = event.target;
+      if (input.name !== "coupon") { return; }
+      var total = $("[data-pay-total]"), saving = $("[data-pay-saving]");
+      if (total) { total.textContent = input.getAttribute("data-to-pay"); }
+      if (saving) {
+        saving.textContent = input.getAttribute("data-saving");
+        saving.hidden = !input.getAttribute("data-saving");
+      }
+    });
+    // Framed: a channel that opens in a new window leaves this frame waiting for the result.
+    var waitUrl = chooser.getAttribute("data-wait-url");
+    if (waitUrl) {
+      chooser.addEventListener("submit", function (event) {
+        var button = event.submitter;
+        if (button && button.hasAttribute("data-new-window")) {
+          window.setTimeout(function () { window.location.assign(waitUrl); }, 300);
+        }
+      });
+    }
+  }
+
+  // Result page: back to the shop after a short countdown.
+  var forward = $("[data-forward]");
+  if (forward && !document.documentElement.getAttribute("data-bc-parent")) {
+    window.setTimeout(function () { window.location.assign(forward.getAttribute("data-forward")); }, 5000);
+  }
+
+  // WeChat JSAPI: pay once the bridge is ready; the result page asks the gateway.
+  var jsapi = $("[data-jsapi]");
+  if (jsapi) {
+    var params = JSON.parse(jsapi.getAttribute("data-jsapi"));
+    var done = jsapi.getAttribute("data-result-url");
+    var payButton = $("[data-jsapi-pay]", jsapi), busy = false;
+    var pay = function () {
+      if (busy || typeof window.WeixinJSBridge === "undefined") { return; }
+      busy = true;
+      window.WeixinJSBridge.invoke("getBrandWCPayRequest", params, function (res) {
+        var message = (res && res.err_msg) || "";
+        var outcome = /:ok$/.test(message) ? "ok" : (/:cancel$/.test(message) ? "cancel" : "fail");
+        window.location.assign(done + "?wx=" + outcome);
+      });
+    };
+    if (payButton) { payButton.addEventListener("click", pay); }
+    if (typeof window.WeixinJSBridge === "undefined") {
+      document.addEventListener("WeixinJSBridgeReady", pay, false);
+      window.setTimeout(function () {
+        var hint = $("[data-no-bridge]", jsapi);
+        if (!busy && hint) { hint.hidden = false; }
+      }, 3000);
+    } else {
+      pay();
+    }
+  }
+})();
