@@ -23,6 +23,7 @@ BLUEPRINTS = [
     "checkout.web.paypal_checkout",
     "checkout.web.sandbox_cashier",
     "checkout.web.demo",
+    "checkout.web.pay",
 ]
 
 # Modules that expose a click group as ``group`` (``flask --app wsgi <name> …``).
