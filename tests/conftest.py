@@ -137,6 +137,27 @@ def make_merchant(app):
     return make
 
 
+@pytest.fixture
+def button_order():
+    """``button_order(merchant, **fields)``: the BC.click fields of an order,
+    signed as a merchant's server signs them (seed 003 line 383)."""
+    from checkout import signing
+
+    counter = iter(range(1, 10 ** 6))
+
+    def make(merchant, *, sign=None, **fields):
+        fields.setdefault("title", "Oolong tea")
+        fields.setdefault("amount", "199")
+        fields.setdefault("out_trade_no", f"order{uuid.uuid4().hex[:12]}{next(counter)}")
+        order = {"appId": merchant.app_id, **fields}
+        order["sign"] = sign if sign is not None else signing.button_sign(
+            merchant.app_id, str(fields["title"]), int(fields["amount"]),
+            str(fields["out_trade_no"]), merchant.app_secret)
+        return order
+
+    return make
+
+
 # --- a real HTTP server --------------------------------------------------------
 
 class LiveServer:
