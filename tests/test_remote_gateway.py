@@ -378,3 +378,55 @@ def test_the_embedded_rest_api_refusal_is_a_gateway_error(live_server, merchant)
             merchant, ali_web_request(channel="NOT_A_CHANNEL"))
 
     assert refused.value.result_code == 3
+
+
+# --- the hosted checkout through a RemoteGateway (issue 3 item 3) ----------------------------
+
+PC_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
+
+
+def _checkout_channel_page(app, client, merchant, button_order, gateway, channel="ALI_WEB"):
+    app.extensions["checkout.gateway"] = gateway
+    path = client.post("/pay", data=button_order(merchant)).headers["Location"]
+    return path, client.get(f"{path}/channel/{channel}", headers={"User-Agent": PC_UA})
+
+
+@pytest.mark.parametrize("behaviour", ["hang", "garbage", "html", "http500", "not_beecloud",
+                                       "bare_ok", "drop"])
+def test_the_checkout_shows_channel_unavailable_when_the_gateway_misbehaves(
+        app, client, fake, merchant, button_order, behaviour):
+    fake.behaviour = behaviour
+    _, page = _checkout_channel_page(app, client, merchant, button_order, remote(fake.url))
+    assert page.status_code == 503
+    assert b'data-testid="channel-problem"' in page.data
+    assert b'data-testid="choose-another"' in page.data
+    assert merchant.app_secret.encode() not in page.data
+
+
+def test_the_checkout_shows_channel_unavailable_when_the_gateway_is_down(
+        app, client, merchant, button_order):
+    gateway = remote(f"http://127.0.0.1:{closed_port()}")
+    _, page = _checkout_channel_page(app, client, merchant, button_order, gateway)
+    assert page.status_code == 503
+
+
+def test_a_gateway_refusal_is_a_friendly_page_not_an_error(app, client, fake, merchant,
+                                                            button_order):
+    fake.behaviour = "code"
+    _, page = _checkout_channel_page(app, client, merchant, button_order, remote(fake.url))
+    assert page.status_code == 409 and b'data-testid="channel-problem"' in page.data
+
+
+def test_the_checkout_pays_through_a_remote_gateway_over_real_http(
+        app, client, live_server, merchant, button_order):
+    from checkout.db import db
+    from checkout.models import Bill
+    from checkout.sandbox import settlement
+
+    gateway = remote(live_server.url, read_timeout=5.0)
+    path, page = _checkout_channel_page(app, client, merchant, button_order, gateway)
+    assert page.status_code == 200 and b'id="alipaysubmit"' in page.data
+    (bill,) = db.session.execute(db.select(Bill)).scalars().all()
+    assert settlement.mark_paid(bill)
+    result = client.get(path + "/return")
+    assert b'data-status="paid"' in result.data
