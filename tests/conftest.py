@@ -158,6 +158,36 @@ def button_order():
     return make
 
 
+def run_racing(app, count, work):
+    """Run ``work(i)`` in ``count`` threads released together, each in its own
+    app context and database session; return the results in order."""
+    barrier = threading.Barrier(count)
+    results, errors = [None] * count, []
+
+    def run(i):
+        try:
+            with app.app_context():
+                barrier.wait(timeout=10)
+                results[i] = work(i)
+                db.session.remove()
+        except Exception as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors, errors
+    return results
+
+
+@pytest.fixture
+def race(app):
+    """``race(count, work)``: ``work(i)`` in ``count`` racing threads (see ``run_racing``)."""
+    return lambda count, work: run_racing(app, count, work)
+
+
 # --- a real HTTP server --------------------------------------------------------
 
 class LiveServer:

@@ -386,3 +386,30 @@ def test_a_framed_checkout_names_its_parent_for_messages(client, open_order):
 def test_the_order_token_is_the_only_key_and_is_unguessable(open_order):
     _, order = open_order()
     assert len(order.id) >= 32
+
+
+# --- races: two tabs, double clicks -------------------------------------------------------------
+
+def test_racing_openings_of_one_order_make_one_checkout(app, merchant, button_order, race):
+    fields = button_order(merchant)
+    locations = race(6, lambda _i: app.test_client().post("/pay", data=fields)
+                     .headers["Location"])
+    assert len(set(locations)) == 1
+    assert db.session.scalar(db.select(db.func.count()).select_from(CheckoutOrder)) == 1
+
+
+def test_racing_double_clicks_on_a_channel_open_one_bill(app, open_order, race):
+    path, _ = open_order()
+    race(6, lambda _i: app.test_client().get(path + "/channel/WX_NATIVE",
+                                             headers={"User-Agent": PC_UA}).status_code)
+    assert len(_bills()) == 1
+
+
+def test_racing_payments_of_two_tabs_charge_once(app, client, open_order, race):
+    path, _ = open_order()
+    _start(client, path, "ALI_WEB")
+    _start(client, path, "WX_NATIVE")
+    ids = [bill.id for bill in _bills()] * 3
+    paid = race(len(ids), lambda i: settlement.mark_paid(db.session.get(Bill, ids[i])))
+    assert paid.count(True) == 1
+    assert [bill.status for bill in _bills()].count(Bill.PAID) == 1

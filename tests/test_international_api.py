@@ -415,29 +415,6 @@ def test_cancel_queues_no_webhook(client, merchant):
 
 # --- races (PostgreSQL: real concurrency) ------------------------------------------------
 
-def race(app, count, work):
-    """Run ``work(i)`` in ``count`` threads released together; return results."""
-    import threading
-
-    barrier = threading.Barrier(count)
-    results, errors = [None] * count, []
-
-    def run(i):
-        try:
-            with app.app_context():
-                barrier.wait(timeout=10)
-                results[i] = work(i)
-                db.session.remove()
-        except Exception as error:  # surfaced below
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not errors, errors
-    return results
 
 
 def fields_without_auth(body: dict) -> dict:
@@ -445,14 +422,14 @@ def fields_without_auth(body: dict) -> dict:
 
 
 @pytest.mark.postgresql
-def test_racing_currencies_for_one_bill_no_keep_one_currency(app, merchant):
+def test_racing_currencies_for_one_bill_no_keep_one_currency(app, merchant, race):
     from checkout import merchants
     from checkout.sandbox import international
 
     app_id = merchant.app_id
     request = fields_without_auth(bill_request(merchant))
     currencies = ["USD", "EUR", "GBP", "AUD", "USD", "EUR"]
-    answers = race(app, len(currencies), lambda i: international.create_international_bill(
+    answers = race(len(currencies), lambda i: international.create_international_bill(
         merchants.get_merchant(app_id), {**request, "currency": currencies[i]}))
     winners = {currencies[i] for i, a in enumerate(answers) if a["result_code"] == 0}
     assert len(winners) == 1
@@ -462,13 +439,13 @@ def test_racing_currencies_for_one_bill_no_keep_one_currency(app, merchant):
 
 
 @pytest.mark.postgresql
-def test_racing_card_payments_for_one_bill_no_charge_once(app, merchant, settlement):
+def test_racing_card_payments_for_one_bill_no_charge_once(app, merchant, settlement, race):
     from checkout import merchants
     from checkout.sandbox import international
 
     app_id = merchant.app_id
     request = fields_without_auth(bill_request(merchant, channel="PAYPAL_CREDITCARD"))
-    answers = race(app, 6, lambda _i: international.create_international_bill(
+    answers = race(6, lambda _i: international.create_international_bill(
         merchants.get_merchant(app_id), dict(request)))
     assert [a["result_code"] for a in answers].count(0) == 1
     assert all(a["result_code"] == 7 for a in answers if a["result_code"] != 0)

@@ -5,7 +5,6 @@ seed 003 lines 954-1193) and every documented bill field."""
 from __future__ import annotations
 
 import json
-import threading
 from urllib.parse import quote_plus
 
 import pytest
@@ -316,35 +315,14 @@ def test_query_with_wrong_sign_is_app_invalid(client, merchant):
 
 # --- races ----------------------------------------------------------------------------------------
 
-def race(app, count, work):
-    """Run ``work(i)`` in ``count`` threads released together; return results."""
-    barrier = threading.Barrier(count)
-    results, errors = [None] * count, []
-
-    def run(i):
-        try:
-            with app.app_context():
-                barrier.wait(timeout=10)
-                results[i] = work(i)
-                db.session.remove()
-        except Exception as error:  # surfaced below
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not errors, errors
-    return results
 
 
 @pytest.mark.postgresql
-def test_racing_identical_requests_get_one_bill(app, merchant):
+def test_racing_identical_requests_get_one_bill(app, merchant, race):
     from checkout import merchants
 
     app_id, request = merchant.app_id, request_for("WX_NATIVE")
-    answers = race(app, 8, lambda _i: bills.create_bill(merchants.get_merchant(app_id),
+    answers = race(8, lambda _i: bills.create_bill(merchants.get_merchant(app_id),
                                                         dict(request)))
     assert {a["result_code"] for a in answers} == {0}
     assert len({a["id"] for a in answers}) == 1
@@ -353,24 +331,24 @@ def test_racing_identical_requests_get_one_bill(app, merchant):
 
 
 @pytest.mark.postgresql
-def test_racing_channels_each_get_their_own_open_bill(app, merchant):
+def test_racing_channels_each_get_their_own_open_bill(app, merchant, race):
     from checkout import merchants
 
     app_id, request = merchant.app_id, request_for("WX_NATIVE")
     channels = ["WX_NATIVE", "ALI_WEB", "UN_WEB", "JD_WEB"] * 2
-    answers = race(app, len(channels), lambda i: bills.create_bill(
+    answers = race(len(channels), lambda i: bills.create_bill(
         merchants.get_merchant(app_id), {**request, "channel": channels[i]}))
     assert {a["result_code"] for a in answers} == {0}
     assert len({a["id"] for a in answers}) == 4
 
 
 @pytest.mark.postgresql
-def test_racing_channels_with_different_fees_keep_one_fee(app, merchant):
+def test_racing_channels_with_different_fees_keep_one_fee(app, merchant, race):
     from checkout import merchants
 
     app_id, request = merchant.app_id, request_for("WX_NATIVE")
     channels = ["WX_NATIVE", "ALI_WEB", "UN_WEB", "JD_WEB", "KUAIQIAN_WEB", "YEE_WEB"]
-    answers = race(app, len(channels), lambda i: bills.create_bill(
+    answers = race(len(channels), lambda i: bills.create_bill(
         merchants.get_merchant(app_id),
         {**request, "channel": channels[i], "total_fee": 100 + i}))
     assert [a["result_code"] for a in answers].count(0) == 1
@@ -379,13 +357,13 @@ def test_racing_channels_with_different_fees_keep_one_fee(app, merchant):
     assert len(fees) == 1
 
 
-def test_racing_channels_with_different_fees_keep_one_fee_on_any_database(app, merchant):
+def test_racing_channels_with_different_fees_keep_one_fee_on_any_database(app, merchant, race):
     """The same rule with the database's own locking (SQLite: the write lock)."""
     from checkout import merchants
 
     app_id, request = merchant.app_id, request_for("WX_NATIVE")
     channels = ["WX_NATIVE", "ALI_WEB", "UN_WEB", "JD_WEB"]
-    race(app, len(channels), lambda i: bills.create_bill(
+    race(len(channels), lambda i: bills.create_bill(
         merchants.get_merchant(app_id),
         {**request, "channel": channels[i], "total_fee": 100 + i}))
     fees = set(db.session.scalars(db.select(Bill.bill_fee)
