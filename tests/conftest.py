@@ -235,6 +235,22 @@ def browser():
         chromium.close()
 
 
+@pytest.fixture(scope="session")
+def cookieless_browser():
+    """Chromium that refuses third-party cookies (Chrome's third-party cookie
+    phase-out switch), as Safari and Firefox do by default."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=CHROMIUM_ARGS + ["--test-third-party-cookie-phaseout"])
+        yield chromium
+        chromium.close()
+
+
 @pytest.fixture
 def page(browser):
     """A desktop-sized page (1280x800)."""

@@ -106,7 +106,14 @@ def _order(token: str) -> tuple[CheckoutOrder, Merchant]:
 
 
 def _parent(order: CheckoutOrder) -> str | None:
-    return (order.extra or {}).get("parent_origin")
+    """The merchant page framing this checkout, if this page is shown in its
+    frame: the order was opened with ``embed`` and the browser says the page
+    loads in an iframe (``Sec-Fetch-Dest``; browsers without it are taken at
+    the order's word). A channel opened in a new window is not framed."""
+    origin = (order.extra or {}).get("parent_origin")
+    if origin and request.headers.get("Sec-Fetch-Dest", "iframe") == "iframe":
+        return origin
+    return None
 
 
 def _page(template: str, order: CheckoutOrder | None, merchant: Merchant | None, *,
