@@ -413,3 +413,47 @@ def test_racing_payments_of_two_tabs_charge_once(app, client, open_order, race):
     paid = race(len(ids), lambda i: settlement.mark_paid(db.session.get(Bill, ids[i])))
     assert paid.count(True) == 1
     assert [bill.status for bill in _bills()].count(Bill.PAID) == 1
+
+
+# --- PayPal in the chooser (issue 5 item 2) -------------------------------------------------------
+
+@pytest.fixture
+def paypal_merchant(make_merchant):
+    return make_merchant("Global tea", channels=["ALI_WEB", "PAYPAL_PAYPAL", "PAYPAL_CREDITCARD"],
+                         default_currency="USD")
+
+
+def test_an_order_in_a_paypal_currency_offers_the_paypal_channels(client, paypal_merchant,
+                                                                  button_order):
+    path = client.post("/pay", data=button_order(paypal_merchant, amount="1999")) \
+        .headers["Location"]
+    page = client.get(path, headers={"User-Agent": PC_UA})
+    assert _channels(page.data) == ["PAYPAL_PAYPAL", "PAYPAL_CREDITCARD"]
+    assert "$19.99" in page.get_data(as_text=True)
+
+
+def test_a_cny_order_of_the_same_merchant_offers_the_domestic_channels(client, paypal_merchant,
+                                                                       button_order):
+    path = client.post("/pay", data=button_order(paypal_merchant, currency="CNY")) \
+        .headers["Location"]
+    assert _channels(client.get(path, headers={"User-Agent": PC_UA}).data) == ["ALI_WEB"]
+
+
+def test_choosing_paypal_goes_to_paypals_approval_page(client, paypal_merchant, button_order):
+    path = client.post("/pay", data=button_order(paypal_merchant, amount="500",
+                                                  currency="JPY")).headers["Location"]
+    page = _start(client, path, "PAYPAL_PAYPAL")
+    assert page.status_code == 303 and "/sandbox/paypal/" in page.headers["Location"]
+    bill = _bills()[0]
+    assert (bill.currency, bill.total_fee) == ("JPY", 500)
+
+
+def test_choosing_a_card_opens_the_card_form(client, paypal_merchant, button_order):
+    path = client.post("/pay", data=button_order(paypal_merchant)).headers["Location"]
+    page = _start(client, path, "PAYPAL_CREDITCARD")
+    assert page.status_code == 303 and page.headers["Location"].endswith("/card")
+
+
+def test_an_unsupported_currency_is_refused_at_the_entry(client, paypal_merchant, button_order):
+    response = client.post("/pay", data=button_order(paypal_merchant, currency="XYZ"))
+    assert response.status_code == 400
