@@ -138,6 +138,24 @@ def make_merchant(app):
 
 
 @pytest.fixture
+def give_coupon():
+    """``give_coupon(merchant, "alice", discount="5", now_ms=…)``: a coupon
+    template and one coupon of it issued to that buyer (real clock by default)."""
+    from checkout.models import CouponTemplate
+    from checkout.sandbox import coupons
+
+    def make(merchant, user_id="alice", *, now_ms=None, **fields):
+        fields.setdefault("name", f"{fields.get('discount', '10')} off")
+        fields.setdefault("type", CouponTemplate.AMOUNT_OFF)
+        fields.setdefault("discount", "10")
+        at = {} if now_ms is None else {"now_ms": now_ms}
+        template = coupons.create_template(merchant, **fields, **at)
+        return coupons.issue_coupon(merchant, template.id, user_id, **at)
+
+    return make
+
+
+@pytest.fixture
 def button_order():
     """``button_order(merchant, **fields)``: the BC.click fields of an order,
     signed as a merchant's server signs them (seed 003 line 383)."""

@@ -9,8 +9,8 @@ import re
 import pytest
 
 from checkout.db import db
-from checkout.models import Bill, CouponTemplate
-from checkout.sandbox import coupons, settlement
+from checkout.models import Bill
+from checkout.sandbox import settlement
 
 PC_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
 
@@ -21,15 +21,8 @@ def merchant(make_merchant):
 
 
 @pytest.fixture
-def give(merchant):
-    """``give("alice", discount="5")``: a template and one coupon of it for that buyer."""
-    def make(user_id="alice", **fields):
-        fields.setdefault("name", f"{fields.get('discount', '10')} yuan off")
-        fields.setdefault("type", CouponTemplate.AMOUNT_OFF)
-        fields.setdefault("discount", "10")
-        template = coupons.create_template(merchant, **fields)
-        return coupons.issue_coupon(merchant, template.id, user_id)
-    return make
+def give(merchant, give_coupon):
+    return lambda user_id="alice", **fields: give_coupon(merchant, user_id, **fields)
 
 
 @pytest.fixture

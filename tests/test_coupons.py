@@ -4,7 +4,6 @@ discount rule, and consumption exactly once (seed 003, lines 1280-1424)."""
 from __future__ import annotations
 
 import secrets
-import threading
 import uuid
 from decimal import Decimal
 
@@ -348,32 +347,8 @@ def test_release_gives_the_coupon_back_only_from_its_holder(merchant, template, 
     assert db.session.get(CouponTemplate, tpl.id).use_count == 0
 
 
-def _in_threads(app, count, work):
-    """Run ``work(index)`` in ``count`` threads, each with its own app context and
-    session, all released together; returns their answers."""
-    barrier = threading.Barrier(count)
-    answers, errors = [None] * count, []
-
-    def run(index):
-        try:
-            with app.app_context():
-                barrier.wait(timeout=10)
-                answers[index] = work(index)
-                db.session.remove()
-        except Exception as error:  # pragma: no cover - reported below
-            errors.append(error)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert not errors, errors
-    return answers
-
-
 @pytest.mark.postgresql
-def test_bills_racing_for_one_coupon_consume_it_once(app, merchant, template, issue):
+def test_bills_racing_for_one_coupon_consume_it_once(app, merchant, template, issue, race):
     tpl = template()
     coupon = issue(tpl)
     bill_ids = [make_bill(merchant, coupon, discount=1000).id for _ in range(6)]
@@ -384,7 +359,7 @@ def test_bills_racing_for_one_coupon_consume_it_once(app, merchant, template, is
         db.session.commit()
         return won
 
-    answers = _in_threads(app, len(bill_ids), pay)
+    answers = race(len(bill_ids), pay)
     assert answers.count(True) == 1
     db.session.expire_all()
     stored = db.session.get(Coupon, coupon.id)
@@ -393,7 +368,7 @@ def test_bills_racing_for_one_coupon_consume_it_once(app, merchant, template, is
 
 
 @pytest.mark.postgresql
-def test_issuing_concurrently_respects_total_and_per_user_counts(app, merchant, template):
+def test_issuing_concurrently_respects_total_and_per_user_counts(app, merchant, template, race):
     tpl_id = template(total_count=3, max_count_per_user=1).id
     users = ["alice", "alice", "bob", "carol", "dave", "erin"]
 
@@ -408,7 +383,7 @@ def test_issuing_concurrently_respects_total_and_per_user_counts(app, merchant, 
         from checkout.merchants import get_merchant
         return get_merchant(merchant.app_id)
 
-    answers = _in_threads(app, len(users), claim)
+    answers = race(len(users), claim)
     assert answers.count(True) == 3
     db.session.expire_all()
     issued = db.session.execute(db.select(Coupon.user_id).where(Coupon.template_id == tpl_id)).scalars().all()

@@ -6,8 +6,6 @@ from __future__ import annotations
 import pytest
 
 from checkout.coupon_offers import NO_COUPON, coupon_offer
-from checkout.models import CouponTemplate
-from checkout.sandbox import coupons
 
 NOW = 1_800_000_000_000
 DAY = 24 * 3600 * 1000
@@ -19,16 +17,10 @@ def merchant(make_merchant):
 
 
 @pytest.fixture
-def give(merchant):
-    """``give("alice", discount="5")``: a template and one coupon of it for that buyer."""
-    def make(user_id="alice", **fields):
-        fields.setdefault("name", f"{fields.get('discount', '10')} off")
-        fields.setdefault("type", CouponTemplate.AMOUNT_OFF)
-        fields.setdefault("discount", "10")
-        fields.setdefault("now_ms", NOW - DAY)
-        template = coupons.create_template(merchant, **fields)
-        return coupons.issue_coupon(merchant, template.id, user_id, now_ms=NOW - DAY)
-    return make
+def give(merchant, give_coupon):
+    """``give("alice", discount="5")``: one coupon for that buyer, issued a day before NOW."""
+    return lambda user_id="alice", **fields: give_coupon(merchant, user_id, now_ms=NOW - DAY,
+                                                          **fields)
 
 
 def offer(merchant, buyer_id="alice", amount=10000, **kwargs):
