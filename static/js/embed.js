@@ -1,0 +1,49 @@
+/* The checkout inside a merchant's iframe (the button's modal): tell the
+   merchant page what happens, by postMessage to EXACTLY the parent origin the
+   server validated against the merchant's frame origins (data-bc-parent on
+   <html>), never "*". Messages: {source: "bc-checkout", type: "height", height},
+   {type: "result", status, out_trade_no} on a result page, {type: "close"}. */
+(function () {
+  "use strict";
+  var root = document.documentElement;
+  var parentOrigin = root.getAttribute("data-bc-parent");
+  if (!parentOrigin || window.parent === window) { return; }
+
+  function send(message) {
+    message.source = "bc-checkout";
+    window.parent.postMessage(message, parentOrigin);
+  }
+
+  var lastHeight = 0;
+  function reportHeight() {
+    var height = Math.ceil(document.documentElement.scrollHeight);
+    if (height !== lastHeight) {
+      lastHeight = height;
+      send({ type: "height", height: height });
+    }
+  }
+  reportHeight();
+  window.addEventListener("load", reportHeight);
+  if (window.ResizeObserver) {
+    new window.ResizeObserver(reportHeight).observe(document.body);
+  } else {
+    window.addEventListener("resize", reportHeight);
+  }
+
+  var result = root.getAttribute("data-bc-result");
+  if (result) {
+    send({ type: "result", status: result, out_trade_no: root.getAttribute("data-bc-order") });
+  }
+
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    while (target && target !== document) {
+      if (target.hasAttribute && target.hasAttribute("data-bc-close")) {
+        event.preventDefault();
+        send({ type: "close" });
+        return;
+      }
+      target = target.parentNode;
+    }
+  });
+})();
