@@ -136,7 +136,7 @@ def qr_svg(content: str, *, scale: int = 5) -> Markup:
     import segno
 
     return Markup(segno.make(content, error="m").svg_inline(
-        scale=scale, border=2, title=str(_l("Payment QR code"))))
+        scale=scale, border=2, omitsize=True, title=str(_l("Payment QR code"))))
 
 
 def _to_result(order: CheckoutOrder):
