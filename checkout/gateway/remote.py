@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from typing import Any, Callable
 from urllib.parse import quote
 
 import httpx
 
+from .. import http_log
 from ..clock import now_ms
 from ..models import Merchant
 from ..signing import app_sign
@@ -51,29 +51,6 @@ MAX_ANSWER_BYTES = 2 * 1024 * 1024
 UNREACHABLE = "the payment gateway cannot be reached right now"
 TOO_SLOW = "the payment gateway did not answer in time"
 NONSENSE = "the payment gateway gave an answer we cannot read"
-
-
-class _RedactPara(logging.Filter):
-    """httpx logs every request URL at INFO; our ``para=`` carries an app_sign
-    (replayable for the signing window), so it is cut out of those lines."""
-
-    _PARA = re.compile(r"para=[^&\s\"]*")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            args = record.args
-            record.args = tuple(self._PARA.sub("para=[redacted]", a) if isinstance(a, str)
-                                else self._PARA.sub("para=[redacted]", str(a))
-                                if isinstance(a, httpx.URL) else a for a in args)
-        if isinstance(record.msg, str) and "para=" in record.msg:
-            record.msg = self._PARA.sub("para=[redacted]", record.msg)
-        return True
-
-
-def _install_log_filter() -> None:
-    httpx_log = logging.getLogger("httpx")
-    if not any(isinstance(f, _RedactPara) for f in httpx_log.filters):
-        httpx_log.addFilter(_RedactPara())
 
 
 class RemoteGateway(Gateway):
@@ -90,7 +67,7 @@ class RemoteGateway(Gateway):
                                      write=read_timeout, pool=connect_timeout)
         self._transport = transport
         self._client: httpx.Client | None = None
-        _install_log_filter()
+        http_log.install()
 
     @classmethod
     def from_config(cls, config: Any, *, test_mode: bool = False) -> "RemoteGateway":
