@@ -298,3 +298,20 @@ class DemoWebhook(db.Model):
     fee_matches: Mapped[bool] = mapped_column(Boolean, nullable=False)
     body: Mapped[str] = mapped_column(Text, nullable=False)
     received_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+# --- The simulated WeChat's OAuth codes (``checkout.web.wechat_sim``) ---
+
+class WeChatOAuthCode(db.Model):
+    """A code the simulated WeChat handed out at its authorize page: single
+    use, valid five minutes (as WeChat's), exchanged for ``openid`` by the
+    token call. In the database so any worker can answer the token call."""
+
+    __tablename__ = "wechat_oauth_codes"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    appid: Mapped[str] = mapped_column(String(64), nullable=False)
+    openid: Mapped[str] = mapped_column(String(64), nullable=False)
+    scope: Mapped[str] = mapped_column(String(32), nullable=False)
+    created_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    used_at: Mapped[Optional[int]] = mapped_column(BigInteger)

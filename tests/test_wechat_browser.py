@@ -147,3 +147,33 @@ def test_without_the_guide_wechat_offers_no_alipay(live_server, client, merchant
     assert page.locator('[data-testid="channel-WX_JSAPI"]').count() == 1
     order = db.session.execute(db.select(CheckoutOrder)).scalar_one()
     assert order.need_ali_guide is False
+
+
+def test_wechat_without_openid_runs_the_oauth_round_trip_then_pays(
+        live_server, client, merchant, button_order, wechat_page, screenshot):
+    path = order_path(client, merchant, button_order)  # no openid from the merchant
+    page = wechat_page("ok")
+    page.goto(live_server.url + path)
+    page.click('[data-testid="channel-WX_JSAPI"]')
+    page.wait_for_selector('[data-testid="wechat-allow"]')
+    assert "/sandbox/wechat/connect/oauth2/authorize" in page.url
+    screenshot(page, "wechat-oauth")
+    page.click('[data-testid="wechat-allow"]')
+    page.wait_for_selector('[data-testid="result"][data-status="paid"]')
+    db.session.expire_all()
+    order = db.session.execute(db.select(CheckoutOrder)).scalar_one()
+    assert order.openid.startswith("o")
+    assert the_bill().channel_params["openid"] == order.openid
+
+
+def test_refusing_wechat_consent_offers_the_qr_code_instead(
+        live_server, client, merchant, button_order, wechat_page, screenshot):
+    path = order_path(client, merchant, button_order)
+    page = wechat_page()
+    page.goto(f"{live_server.url}{path}/channel/WX_JSAPI")
+    page.click('[data-testid="wechat-refuse"]')
+    page.wait_for_selector('[data-testid="wechat-problem"]')
+    screenshot(page, "wechat-refused")
+    page.click('[data-testid="pay-by-qr"]')
+    page.wait_for_selector('[data-testid="qr-page"]')
+    screenshot(page, "wechat-qr-fallback")

@@ -24,6 +24,7 @@ BLUEPRINTS = [
     "checkout.web.sandbox_cashier",
     "checkout.web.demo",
     "checkout.web.pay",
+    "checkout.web.wechat_sim",
 ]
 
 # Modules that expose a click group as ``group`` (``flask --app wsgi <name> …``).
