@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
 
 from checkout import create_app
 from checkout.db import db
@@ -230,6 +231,36 @@ def live_server(app):
     server = LiveServer(app).start()
     yield server
     server.stop()
+
+
+class MerchantSite:
+    """A merchant's web site on another origin (``http://localhost:PORT``,
+    another site than the checkout's ``127.0.0.1``): serves one page."""
+
+    def __init__(self):
+        self.page = "<p>empty</p>"
+        site = self
+
+        @Request.application
+        def app(request):
+            return Response(site.page, mimetype="text/html")
+
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.origin = f"http://localhost:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture
+def shop():
+    """A merchant's web site on another origin than the checkout."""
+    site = MerchantSite()
+    yield site
+    site.stop()
 
 
 # --- headless Chromium -----------------------------------------------------------

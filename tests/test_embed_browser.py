@@ -6,45 +6,13 @@ the merchant's frame origins cannot frame it at all."""
 from __future__ import annotations
 
 import html
-import threading
 
 import pytest
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
 from checkout.db import db
 from checkout.models import Bill
 
 pytestmark = pytest.mark.browser
-
-
-class MerchantSite:
-    """A merchant's web site on another origin (``http://localhost:PORT``,
-    another site than the checkout's ``127.0.0.1``): serves one page."""
-
-    def __init__(self):
-        self.page = "<p>empty</p>"
-        site = self
-
-        @Request.application
-        def app(request):
-            return Response(site.page, mimetype="text/html")
-
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.origin = f"http://localhost:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.thread.join(timeout=5)
-
-
-@pytest.fixture
-def shop():
-    site = MerchantSite()
-    yield site
-    site.stop()
 
 
 @pytest.fixture
