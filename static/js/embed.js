@@ -35,6 +35,12 @@
     send({ type: "result", status: result, out_trade_no: root.getAttribute("data-bc-order") });
   }
 
+  // Escape inside the frame closes the merchant's modal too (the parent
+  // page cannot see key presses in a cross-origin frame).
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" || event.key === "Esc") { send({ type: "close" }); }
+  });
+
   document.addEventListener("click", function (event) {
     var target = event.target;
     while (target && target !== document) {
