@@ -25,6 +25,7 @@ BLUEPRINTS = [
     "checkout.web.demo",
     "checkout.web.pay",
     "checkout.web.wechat_sim",
+    "checkout.web.button",
 ]
 
 # Modules that expose a click group as ``group`` (``flask --app wsgi <name> …``).
