@@ -3,8 +3,6 @@ and REVERT."""
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 
 from checkout import signing
@@ -15,7 +13,6 @@ from checkout.models import Bill
 _counter = iter(range(10 ** 6))
 WECHAT_CODE = "134567890123456789"   # 18 digits starting 10-15
 ALIPAY_CODE = "281234567890123456"   # 16-24 digits starting 25-30
-HAS_SETTLEMENT = importlib.util.find_spec("checkout.sandbox.settlement") is not None
 
 
 def new_bill_no() -> str:
@@ -79,17 +76,10 @@ def test_barcode_bill_is_stored_without_the_auth_code(client, merchant):
     assert WECHAT_CODE not in str(bill.channel_params)
 
 
-@pytest.mark.skipif(not HAS_SETTLEMENT, reason="settlement (helper cashier) not landed yet")
 def test_barcode_payment_is_paid_at_once_in_the_sandbox(client, merchant):
     answer = offline_bill(client, merchant, "WX_SCAN", auth_code=WECHAT_CODE)
     assert answer["result_code"] == 0 and answer["pay_result"] is True
     assert db.session.get(Bill, answer["id"]).status == Bill.PAID
-
-
-@pytest.mark.skipif(HAS_SETTLEMENT, reason="settlement present: barcode bills are paid")
-def test_barcode_bill_waits_open_until_settlement_exists(client, merchant):
-    answer = offline_bill(client, merchant, "WX_SCAN", auth_code=WECHAT_CODE)
-    assert answer["result_code"] == 0 and answer["pay_result"] is False
 
 
 @pytest.mark.parametrize("channel", ["ALI_WEB", "NOPE", "BC_WX_SCAN"])
