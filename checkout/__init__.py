@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as settings
 from .db import db
@@ -42,6 +43,10 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.sort_keys = False
 
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+
+    hops = int(app.config.get("PROXY_HOPS") or 0)
+    if hops > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
 

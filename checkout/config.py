@@ -33,6 +33,11 @@ ENVIRONMENT: dict[str, tuple[type, object]] = {
     # WeChat hosts; the defaults point at the embedded simulated WeChat.
     "WECHAT_OPEN_URL": (str, ""),
     "WECHAT_API_URL": (str, ""),
+    # How many reverse proxies (nginx, a load balancer) stand in front of
+    # gunicorn. Their X-Forwarded-For/-Proto/-Host are believed only then:
+    # the shopper's IP (WX_WAP's analysis.ip) and the links we build come from
+    # them. 0: the headers are ignored, so nobody can spoof them.
+    "PROXY_HOPS": (int, 0),
     # Serve the demo storefront and demo webhook receiver under /demo.
     "DEMO": (bool, False),
     "LOG_LEVEL": (str, "INFO"),
