@@ -67,11 +67,9 @@ def merchant(make_merchant, shop):
 
 
 @pytest.fixture
-def pc(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
+def pc(page):
+    """The shopper's desktop page (conftest's ``page``)."""
+    return page
 
 
 def the_bill(channel: str) -> Bill:

@@ -205,23 +205,23 @@ def behind_one_proxy(app_config):
     app_config["PROXY_HOPS"] = 1
 
 
-def test_behind_a_proxy_wx_wap_sends_the_forwarded_shopper_ip(behind_one_proxy, client,
-                                                              open_order):
+def _wx_wap_ip(client, open_order, remote_addr: str, forwarded_for: str) -> str:
+    """The ``analysis.ip`` a WX_WAP bill gets for this request."""
     path, _ = open_order(user_agent=PHONE_UA)
     client.get(path + "/channel/WX_WAP", headers={"User-Agent": PHONE_UA,
-                                                  "X-Forwarded-For": "78.110.32.35"},
-               environ_base={"REMOTE_ADDR": "10.0.0.2"})
+                                                  "X-Forwarded-For": forwarded_for},
+               environ_base={"REMOTE_ADDR": remote_addr})
     (bill,) = _bills()
-    assert bill.analysis == {"ip": "78.110.32.35"}
+    return bill.analysis["ip"]
+
+
+def test_behind_a_proxy_wx_wap_sends_the_forwarded_shopper_ip(behind_one_proxy, client,
+                                                              open_order):
+    assert _wx_wap_ip(client, open_order, "10.0.0.2", "78.110.32.35") == "78.110.32.35"
 
 
 def test_without_a_proxy_a_forwarded_ip_header_is_not_believed(client, open_order):
-    path, _ = open_order(user_agent=PHONE_UA)
-    client.get(path + "/channel/WX_WAP", headers={"User-Agent": PHONE_UA,
-                                                  "X-Forwarded-For": "1.2.3.4"},
-               environ_base={"REMOTE_ADDR": "78.110.32.35"})
-    (bill,) = _bills()
-    assert bill.analysis == {"ip": "78.110.32.35"}
+    assert _wx_wap_ip(client, open_order, "78.110.32.35", "1.2.3.4") == "78.110.32.35"
 
 
 def test_wechat_jsapi_with_the_merchants_openid_shows_the_bridge_page(client, open_order):
