@@ -323,7 +323,7 @@ def csrf_of(html: str) -> str:
 def through_paypal(client, answer, action: str, shown: str = "$19.99"):
     path = urlsplit(answer["url"]).path
     login = client.get(path)
-    assert login.status_code == 200 and "SANDBOX" in login.get_data(as_text=True)
+    assert login.status_code == 200 and "沙箱" in login.get_data(as_text=True)  # SANDBOX
     review = client.post(path + "/login", data={"csrf_token": csrf_of(login.get_data(as_text=True)),
                                                 "email": "buyer@example.com",
                                                 "password": "pw"})
@@ -357,7 +357,7 @@ def test_approval_page_of_a_paid_bill_says_so(client, merchant, settlement):
     answer = post(client, bill_request(merchant))
     through_paypal(client, answer, "approve")
     page = client.get(urlsplit(answer["url"]).path)
-    assert "This payment is complete" in page.get_data(as_text=True)
+    assert "付款已完成" in page.get_data(as_text=True)  # "This payment is complete"
 
 
 def test_login_needs_an_email_and_password(client, merchant):

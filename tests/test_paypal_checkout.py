@@ -273,8 +273,8 @@ def test_bad_card_shows_friendly_errors_and_never_echoes_the_number(client, merc
     response = post_card(client, order, cc_number="4242 4242 4242 4241", cc_csc="12")
     html = response.get_data(as_text=True)
     assert response.status_code == 422
-    assert "This card number looks mistyped" in html
-    assert "3-digit security code" in html
+    assert "卡号似乎输入有误" in html  # "This card number looks mistyped"
+    assert "3 位安全码" in html  # "3-digit security code"
     assert "4242 4242 4242 4241" not in html and "4242424242424241" not in html
     assert 'value="Jim Green"' in html  # the name is kept, the number and CVV are not
 
@@ -291,14 +291,14 @@ def test_good_card_pays_and_goes_to_the_result_page(client, merchant, settlement
 def test_declined_card_says_so(client, merchant, settlement):
     response = post_card(client, make_order(merchant), cc_number="4000 0000 0000 0002")
     assert response.status_code == 402
-    assert "Your card was declined" in response.get_data(as_text=True)
+    assert "您的卡被拒绝" in response.get_data(as_text=True)
 
 
 def test_saved_card_is_shown_masked_and_pays_in_one_tap(client, merchant, settlement):
     post_card(client, make_order(merchant), save_card="1")
     order = make_order(merchant, currency="JPY", amount=1200)
     html = card_page(client, order)
-    assert "Pay ¥1200 with Visa •••• 4242" in html
+    assert "使用 Visa •••• 4242 支付 ¥1200" in html  # "Pay ¥1200 with Visa •••• 4242"
     card_id = re.search(r'name="card" value="(\d+)"', html).group(1)
     response = client.post(f"/pay/{order.id}/saved-card",
                            data={"csrf_token": csrf_of(html), "card": card_id})
@@ -317,7 +317,7 @@ def test_another_buyers_card_id_is_refused_on_the_page(client, merchant, settlem
     response = client.post(f"/pay/{order.id}/saved-card",
                            data={"csrf_token": csrf_of(html), "card": str(card.id)})
     assert response.status_code == 402
-    assert "That saved card is not available" in response.get_data(as_text=True)
+    assert "该已保存的卡不可用" in response.get_data(as_text=True)
     assert order.bills == {}
 
 
