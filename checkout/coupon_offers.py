@@ -126,7 +126,7 @@ def choose_coupon(order, choice: object) -> bool:
     return True
 
 
-def bill_coupon_fields(order, merchant: Merchant) -> dict:
+def bill_coupon_fields(order, merchant: Merchant, offer: CouponOffer | None = None) -> dict:
     """The coupon part of the gateway's bill request for this order: the
     selected ``coupon_id`` with its ``buyer_id`` (``total_fee`` stays the
     signed amount; the gateway takes the discount off)."""
@@ -134,7 +134,18 @@ def bill_coupon_fields(order, merchant: Merchant) -> dict:
     buyer = buyer_of(order)
     if buyer:
         fields["buyer_id"] = buyer
-    selected = offer_for_order(order, merchant).coupon_id
+    selected = (offer or offer_for_order(order, merchant)).coupon_id
     if selected:
         fields["coupon_id"] = selected
     return fields
+
+
+TO_PAY_KEY = "to_pay"
+
+
+def price_to_pay(order) -> int:
+    """What the shopper pays for this order, in minor units: the amount left
+    by the coupon when a channel's bill was opened (kept on the order, since
+    once paid the coupon is used up and would no longer be offered), or the
+    signed amount before any bill."""
+    return int((order.extra or {}).get(TO_PAY_KEY, order.amount))

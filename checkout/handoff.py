@@ -76,7 +76,8 @@ def result_url(order: CheckoutOrder) -> str:
 
 
 def bill_request(order: CheckoutOrder, merchant: Merchant, channel: catalogue.Channel, *,
-                 client_ip: str | None = None) -> dict[str, Any]:
+                 client_ip: str | None = None,
+                 offer: coupon_offers.CouponOffer | None = None) -> dict[str, Any]:
     """The ``POST /2/rest/bill`` body for this order and channel (the gateway
     adds app_id, timestamp and app_sign)."""
     request: dict[str, Any] = {
@@ -92,7 +93,7 @@ def bill_request(order: CheckoutOrder, merchant: Merchant, channel: catalogue.Ch
         analysis["ip"] = client_ip
     if analysis:
         request["analysis"] = analysis
-    request.update(coupon_offers.bill_coupon_fields(order, merchant))
+    request.update(coupon_offers.bill_coupon_fields(order, merchant, offer))
     if channel.code in QR_CHANNELS and channel.allows_bill_timeout:
         request["bill_timeout"] = QR_BILL_TIMEOUT_SECONDS
     if channel.code == "WX_JSAPI":
@@ -105,10 +106,10 @@ def bill_request(order: CheckoutOrder, merchant: Merchant, channel: catalogue.Ch
 
 
 def _create(order: CheckoutOrder, merchant: Merchant, channel: catalogue.Channel,
-            client_ip: str | None) -> dict:
+            client_ip: str | None, offer: coupon_offers.CouponOffer) -> dict:
     try:
         answer = get_gateway().create_bill(
-            merchant, bill_request(order, merchant, channel, client_ip=client_ip))
+            merchant, bill_request(order, merchant, channel, client_ip=client_ip, offer=offer))
     except GatewayUnavailable:
         raise ChannelUnavailable() from None
     except GatewayError as error:
@@ -145,8 +146,10 @@ def start_channel(order: CheckoutOrder, merchant: Merchant, code: str, *,
     if channel.code == "WX_JSAPI" and not order.openid:
         raise NeedsOpenid()
     first_time = channel.code not in (order.bills or {})
-    answer = _create(order, merchant, channel, client_ip)
-    orders.remember_bill(order, channel.code, answer["id"])
+    offer = coupon_offers.offer_for_order(order, merchant)
+    answer = _create(order, merchant, channel, client_ip, offer)
+    orders.remember_bill(order, channel.code, answer["id"],
+                         **{coupon_offers.TO_PAY_KEY: offer.to_pay})
     handoff = Handoff(kind=channel.answer, channel=channel, bill_id=answer["id"])
     if channel.code in QR_CHANNELS:
         handoff.expires_at = _qr_expiry(order, channel.code, first_time)

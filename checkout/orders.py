@@ -439,15 +439,17 @@ def get_order(token: object) -> CheckoutOrder | None:
     return db.session.get(CheckoutOrder, token)
 
 
-def remember_bill(order: CheckoutOrder, channel: str, bill_id: str) -> None:
+def remember_bill(order: CheckoutOrder, channel: str, bill_id: str, **extra: Any) -> None:
     """Record the gateway bill opened for ``channel`` on the order, so the
-    result page can ask the gateway about it. Re-read under a row lock
-    (PostgreSQL; SQLite serialises writers) so a bill recorded by another
-    request at the same moment is not lost."""
+    result page can ask the gateway about it (``extra``: more facts for
+    ``order.extra``). Re-read under a row lock (PostgreSQL; SQLite serialises
+    writers) so a bill recorded by another request at the same moment is not
+    lost."""
     db.session.refresh(order, with_for_update=True)
-    if (order.bills or {}).get(channel) != bill_id or (order.extra or {}).get("last") != channel:
+    wanted = {**(order.extra or {}), **extra, "last": channel}
+    if (order.bills or {}).get(channel) != bill_id or order.extra != wanted:
         order.bills = {**(order.bills or {}), channel: bill_id}
-        order.extra = {**(order.extra or {}), "last": channel}
+        order.extra = wanted
         order.updated_at = now_ms()
     db.session.commit()
 

@@ -160,7 +160,7 @@ def test_fail_marks_the_bill_failed_and_says_so(client, merchant):
 def test_cancel_goes_back_to_the_shop_and_leaves_the_bill_open(client, merchant):
     bill = new_bill(merchant)
     response = press(client, bill, "cancel")
-    assert response.headers["Location"] == "https://shop.example.com/back"
+    assert response.headers["Location"] == "https://shop.example.com/back?cancelled=1"
     assert reload(bill).status == Bill.OPEN
 
 

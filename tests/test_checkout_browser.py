@@ -128,7 +128,8 @@ def test_a_pc_pays_with_alipay_and_reaches_the_merchants_return_url(live_server,
     assert the_bill("ALI_WEB").status == Bill.PAID
     db.session.expire_all()
     assert db.session.execute(db.select(CheckoutOrder)).scalar_one().status == "PAID"
-    # The result page forwards to the shop by itself after its countdown.
+    # The result page counts down, then forwards to the shop by itself.
+    page.wait_for_selector('[data-testid="forward-countdown"]:has-text("2")')
     page.wait_for_url(return_url, timeout=15_000)
 
 
@@ -204,6 +205,7 @@ def test_cancelling_at_the_cashier_charges_nothing_and_lets_the_shopper_pick_aga
     page.wait_for_url(CASHIER)
     page.click('[data-testid="cancel"]')
     result_status(page, "pending")  # back on our side: nothing paid (the bill stays open)
+    page.wait_for_selector('[data-testid="cancelled"]')  # ... and it says so, not "checking"
     screenshot(page, "result-after-cancel")
     assert the_bill("ALI_WEB").status == Bill.OPEN
     page.click('[data-testid="choose-another"]')

@@ -324,6 +324,22 @@ def test_the_result_page_never_trusts_query_parameters(client, open_order):
     assert b'data-status="pending"' in page.data
 
 
+def test_back_from_a_cancelled_cashier_the_open_order_says_cancelled(client, open_order):
+    path, _ = open_order()
+    _start(client, path, "ALI_WEB")
+    page = client.get(path + "/return?cancelled=1")
+    assert b'data-status="pending"' in page.data and b'data-testid="cancelled"' in page.data
+    assert b'http-equiv="refresh"' not in page.data  # nothing to wait for
+
+
+def test_a_cancelled_hint_cannot_hide_a_payment(client, open_order):
+    path, _ = open_order()
+    _start(client, path, "ALI_WEB")
+    settlement.mark_paid(_bills()[0])
+    page = client.get(path + "/return?cancelled=1")
+    assert b'data-status="paid"' in page.data and b'data-testid="cancelled"' not in page.data
+
+
 def test_a_paid_order_forwards_to_the_merchants_return_url(client, open_order):
     path, order = open_order(return_url="https://shop.example.com/done")
     _start(client, path, "ALI_WEB")

@@ -119,7 +119,8 @@ def _parent(order: CheckoutOrder) -> str | None:
 def _page(template: str, order: CheckoutOrder | None, merchant: Merchant | None, *,
           status: int = 200, script_hashes: str = "", frame_src: str = "", **context):
     if order is not None:
-        context.setdefault("amount", money.format_amount(order.amount, order.currency))
+        context.setdefault("amount", money.format_amount(coupon_offers.price_to_pay(order),
+                                                         order.currency))
         context.setdefault("parent_origin", _parent(order))
         context.setdefault("csrf", order_csrf_token(order.id))
     response = make_response(render_template(template, order=order, merchant=merchant,
@@ -307,17 +308,21 @@ def result(token):
     except ValueError:
         checks = 0
     wx = request.args.get("wx") if request.args.get("wx") in ("ok", "cancel", "fail") else None
+    # The shopper gave up at the channel (the JSAPI page's cancel, or a
+    # cashier's ``cancelled=1``): only what the page says while the bill is
+    # still open; the status itself always comes from the gateway.
+    cancelled = wx == "cancel" or request.args.get("cancelled") == "1"
     waiting = request.args.get("waiting") == "1"
     framed = bool(_parent(order))
     forward_url = order.return_url if state.status == "paid" and not framed else None
     refresh_url = None
-    if state.status == "pending" and wx != "cancel" and checks < PENDING_CHECKS:
+    if state.status == "pending" and not cancelled and checks < PENDING_CHECKS:
         # Without scripts the page checks again by itself, a bounded number of times.
         refresh_url = url_for("pay.result", token=order.id, n=checks + 1,
                               **({"waiting": 1} if waiting else {}))
-    bc_result = "cancelled" if state.status == "pending" and wx == "cancel" else state.status
+    bc_result = "cancelled" if state.status == "pending" and cancelled else state.status
     return _page("pay/result.html", order, merchant, state=state, checks=checks,
-                 max_checks=PENDING_CHECKS, wx=wx, waiting=waiting, forward_url=forward_url,
+                 max_checks=PENDING_CHECKS, cancelled=cancelled, waiting=waiting, forward_url=forward_url,
                  refresh_url=refresh_url, bc_result=bc_result if bc_result != "unknown"
                  else "pending")
 

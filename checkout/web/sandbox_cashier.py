@@ -4,7 +4,7 @@
     GET  /sandbox/cashier/<token>          the channel's cashier (SANDBOX), Pay / Fail / Cancel
     POST /sandbox/cashier/<token>/pay      pay (first paid wins), then the bill's return_url
     POST /sandbox/cashier/<token>/fail     the payment fails at the channel
-    POST /sandbox/cashier/<token>/cancel   the shopper gives up here; back to return_url
+    POST /sandbox/cashier/<token>/cancel   the shopper gives up here; back to return_url?cancelled=1
     GET  /sandbox/cashier/<token>/status   {"status": "open|paid|failed|closed|expired"}
     POST /sandbox/wechat/pay               the WeChat app paying a WX_JSAPI bill (JSON)
 
@@ -119,9 +119,12 @@ def fail(token):
 def cancel(token):
     # Giving up at the channel leaves the bill OPEN: the shopper may come
     # back, or choose another channel at the checkout.
+    # ``?cancelled=1`` only lets the shop's page say "cancelled" instead of
+    # "checking": it proves nothing, and the checkout still asks for the
+    # bill's real state.
     bill = _bill(token)
     if bill.return_url:
-        return redirect(bill.return_url, 303)
+        return redirect(bill.return_url + "?cancelled=1", 303)
     return _page(bill, cancelled=True)
 
 

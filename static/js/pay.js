@@ -72,7 +72,14 @@
   // Result page: back to the shop after a short countdown.
   var forward = $("[data-forward]");
   if (forward && !document.documentElement.getAttribute("data-bc-parent")) {
-    window.setTimeout(function () { window.location.assign(forward.getAttribute("data-forward")); }, 5000);
+    var forwardText = forward.getAttribute("data-forward-text"), secondsLeft = 5;
+    var countDown = function () {
+      if (secondsLeft <= 0) { window.location.assign(forward.getAttribute("data-forward")); return; }
+      if (forwardText) { forward.textContent = forwardText.replace("{n}", String(secondsLeft)); }
+      secondsLeft -= 1;
+      window.setTimeout(countDown, 1000);
+    };
+    countDown();
   }
 
   // WeChat JSAPI: pay once the bridge is ready; the result page asks the gateway.
