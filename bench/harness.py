@@ -159,6 +159,18 @@ class Instance:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+def add_merchant(instance: Instance, name: str, *, channels: str, return_hosts: str = "",
+                 frame_origins: str = "") -> dict:
+    """Another merchant in ``instance`` (``flask merchants create --json``):
+    its credentials, like ``instance.merchant``. Lists are comma-separated."""
+    args = ["merchants", "create", name, "--channels", channels, "--json"]
+    if return_hosts:
+        args += ["--return-hosts", return_hosts]
+    if frame_origins:
+        args += ["--frame-origins", frame_origins]
+    return json.loads(instance.flask(*args))
+
+
 # --- load ----------------------------------------------------------------------------------
 
 @dataclass

@@ -61,3 +61,64 @@ def test_where_time_goes_shares_request_samples_by_frame(tmp_path):
     assert shares == {"open_bill (checkout/sandbox/bills.py)": 0.75,
                       "do_execute (sqlalchemy/default.py)": 0.75,
                       "get_merchant (checkout/merchants.py)": 0.25}
+
+
+def test_the_template_baseline_renders_a_page_about_the_asked_size():
+    from bench.chooser import page_app
+
+    answer = page_app.test_client().get("/page")
+
+    assert answer.status_code == 200
+    assert b'data-testid="item-' in answer.data
+    assert abs(len(answer.data) - 4000) < 400  # BENCH_PAGE_BYTES' default
+
+
+def test_the_transfer_count_finds_what_a_page_makes_a_browser_fetch():
+    from bench.chooser import _css_references, _References
+
+    found = _References()
+    found.feed('<link rel="stylesheet" href="/a.css"><link rel="icon" href="/i.png">'
+               '<link rel="canonical" href="/x"><script src="/a.js" defer></script>'
+               '<script>inline()</script><img src="/b.png" srcset="/b2.png 2x, /b3.png 3x">'
+               '<div style="background: url(/c.svg)"></div><style>p{background:url("/d.png")}'
+               '</style>')
+
+    assert found.found == [("css", "/a.css"), ("icon", "/i.png"), ("js", "/a.js"),
+                           ("img", "/b.png"), ("img", "/b2.png"), ("img", "/b3.png")]
+    assert [ref for css in found.inline_css for ref in _css_references(css)] == \
+        ["/c.svg", "/d.png"]
+    assert _css_references("/* url(/no.png) */ @import 'e.css'; "
+                           "@font-face{src:url('f.woff2')} a{b:url(data:x)}") == \
+        ["f.woff2", "data:x", "e.css"]
+
+
+def test_cpu_samples_are_counted_once_by_kind(tmp_path):
+    from bench.chooser import time_by_kind
+
+    raw = tmp_path / "raw.txt"
+    raw.write_text(
+        "w (x.py:1);handle_request (gunicorn/workers/gthread.py:2);chooser (checkout/web/pay.py:3);"
+        "get_order (checkout/orders.py:4);execute (sqlalchemy/orm/session.py:5) 2\n"
+        "w (x.py:1);handle_request (gunicorn/workers/gthread.py:2);root (chooser.html:1);"
+        "gettext (flask_babel/__init__.py:9) 1\n"
+        "w (x.py:1);handle_request (gunicorn/workers/gthread.py:2);"
+        "save_session (flask/sessions.py:3);dumps (itsdangerous/serializer.py:4) 1\n"
+        "w (x.py:1);select (selectors.py:5) 50\n")
+
+    assert dict((kind, share) for share, kind in time_by_kind(raw)) == {
+        "database (SQLAlchemy ORM, sqlite3)": 0.5, "translations, locale (Babel)": 0.25,
+        "session cookie + CSRF token": 0.25}
+
+
+def test_browser_timings_are_moved_to_the_click():
+    from bench.button import phases, summary
+
+    moved = phases({"redirectEnd": 20.0, "requestStart": 21.0, "responseStart": 30.0,
+                    "responseEnd": 31.0, "cssEnd": 50.0, "domContentLoaded": 60.0,
+                    "firstContentfulPaint": None}, 10.0, 75.0)
+
+    assert moved == {"navigation": 10.0, "visible": 75.0, "redirectEnd": 30.0,
+                     "requestStart": 31.0, "responseStart": 40.0, "responseEnd": 41.0,
+                     "cssEnd": 60.0, "domContentLoaded": 70.0, "firstContentfulPaint": None}
+    assert summary([5, 1, 4, 2, 3, 6, 7, 8, 9, 10]) == {
+        "n": 10, "median_ms": 5.5, "p90_ms": 9, "min_ms": 1, "max_ms": 10}
