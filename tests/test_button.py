@@ -62,11 +62,11 @@ def test_an_old_version_gets_the_current_button_uncached(client):
 def test_a_new_release_changes_the_version(app, tmp_path, monkeypatch):
     static = tmp_path / "static"
     (static / "js").mkdir(parents=True)
-    (static / "js" / "bc-button.js").write_text("one")
+    (static / "js" / "bc-button.js").write_text("var one = 1;")
     monkeypatch.setattr(app, "static_folder", str(static))
     with app.test_request_context():
         first = button.button_version()
-        (static / "js" / "bc-button.js").write_text("two, a new release")
+        (static / "js" / "bc-button.js").write_text("var two = 2; // a new release")
         import os
         os.utime(static / "js" / "bc-button.js", (1, 1))
         assert button.button_version() != first
@@ -88,3 +88,17 @@ def test_a_hostile_app_id_cannot_break_out_of_the_script(client):
     response = client.get("/1/pay/jsbutton/returnscripts",
                           query_string={"appId": "</script><script>alert(1)</script>"})
     assert b"</script>" not in response.data
+
+
+def test_the_button_is_served_minified_within_its_size_budget(client, merchant, app):
+    """Issue 4: the script (loader + button) at most 4 KB gzipped."""
+    import gzip
+
+    loader = client.get(f"/1/pay/jsbutton/returnscripts?appId={merchant.app_id}").data
+    with app.test_request_context():
+        version = button.button_version()
+        source = button._button_file().read_bytes()
+    served = client.get(f"/1/pay/jsbutton/bc-button.{version}.js").data
+    assert len(served) < len(source) * 0.7
+    assert b".click=function" in served and b"beecloud:onready" in served
+    assert len(gzip.compress(loader)) + len(gzip.compress(served)) <= 4096

@@ -8,7 +8,9 @@ answers a tiny loader (``Cache-Control: max-age=300`` and an ETag) holding
 this app's base URL, the appId, the useId and the merchant's public frame
 origins, which loads the button under a URL naming its content hash. A new
 release changes the hash, so every page picks it up within five minutes,
-while the button itself is cached for a year. An unknown appId still gets a
+while the button itself is cached for a year. The button is served minified
+(calmjs.parse, names shortened; ``static/js/bc-button.js`` stays the readable
+source), once per worker and release. An unknown appId still gets a
 loader: ``BC.click`` then reports the problem through ``dataError`` /
 ``BC.err`` (a 404 would leave the merchant's page with no ``BC`` at all).
 """
@@ -17,10 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from flask import Blueprint, current_app, make_response, request, send_file
+from flask import Blueprint, current_app, make_response, request
 
 from ..merchants import get_merchant
 from ..sandbox.links import base_url
@@ -35,14 +38,30 @@ def _button_file() -> Path:
     return Path(current_app.static_folder) / "js" / "bc-button.js"
 
 
+@dataclass(frozen=True)
+class ButtonRelease:
+    script: bytes  # minified
+    version: str   # of the minified script, so a new minifier is a new release too
+
+
 @lru_cache(maxsize=4)
-def _version_of(path: str, mtime: float) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+def _release_of(path: str, mtime: float) -> ButtonRelease:
+    from calmjs.parse import es5
+    from calmjs.parse.unparsers.es5 import minify_print
+
+    source = Path(path).read_text(encoding="utf-8")
+    # Globals (window, document, BC …) keep their names; locals are shortened.
+    script = minify_print(es5(source), obfuscate=True, obfuscate_globals=False).encode("utf-8")
+    return ButtonRelease(script=script, version=hashlib.sha256(script).hexdigest()[:16])
+
+
+def button_release() -> ButtonRelease:
+    path = _button_file()
+    return _release_of(str(path), path.stat().st_mtime)
 
 
 def button_version() -> str:
-    path = _button_file()
-    return _version_of(str(path), path.stat().st_mtime)
+    return button_release().version
 
 
 def _loader(config: dict, version: str) -> str:
@@ -79,13 +98,14 @@ def returnscripts():
 
 @bp.get("/1/pay/jsbutton/bc-button.<version>.js")
 def button_script(version):
-    if version != button_version():
-        # An old page asking for an old release gets the current one, uncached.
-        response = send_file(_button_file(), mimetype="application/javascript", max_age=0)
-        response.headers["Cache-Control"] = "no-cache"
-        return response
-    response = send_file(_button_file(), mimetype="application/javascript",
-                         max_age=BUTTON_MAX_AGE)
-    response.headers["Cache-Control"] = f"public, max-age={BUTTON_MAX_AGE}, immutable"
+    release = button_release()
+    response = make_response(release.script)
+    response.mimetype = "application/javascript"
+    response.set_etag(release.version)
     response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    if version != release.version:
+        # An old page asking for an old release gets the current one, uncached.
+        response.headers["Cache-Control"] = "no-cache"
+    else:
+        response.headers["Cache-Control"] = f"public, max-age={BUTTON_MAX_AGE}, immutable"
+    return response.make_conditional(request)
