@@ -17,8 +17,15 @@ from .db import db
 ROOT = Path(__file__).resolve().parent.parent
 
 
+class CheckoutApp(Flask):
+    def get_send_file_max_age(self, filename: str | None) -> int | None:
+        from .web import static_files
+
+        return static_files.max_age(filename)
+
+
 def create_app(config: dict | None = None) -> Flask:
-    app = Flask(
+    app = CheckoutApp(
         __name__,
         instance_relative_config=True,
         instance_path=os.environ.get("INSTANCE_PATH") or str(ROOT / "instance"),
@@ -35,7 +42,8 @@ def create_app(config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = settings.instance_secret_key(app.instance_path)
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config.get("SQLALCHEMY_DATABASE_URI") or \
         settings.database_uri(app.config.get("DATABASE_URL"), app.instance_path)
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"pool_pre_ping": True})
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS",
+                          settings.engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
     # CSRF tokens do not expire while a shopper lingers on a page; they are
     # bound to the checkout instead (see checkout.web.security).
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)

@@ -80,3 +80,17 @@ def database_uri(url: str | None, instance_path: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+# Connections kept per process: one per gunicorn thread (the Procfile runs 8)
+# and a few for the webhook worker and CLI, so no request opens its own.
+POOL_SIZE = 10
+
+
+def engine_options(uri: str) -> dict:
+    """SQLAlchemy engine options. A pooled PostgreSQL connection may have been
+    dropped by the server, so it is pinged before use; a SQLite file cannot
+    go away, so its ping would only cost a query per request."""
+    if uri.startswith("sqlite"):
+        return {"pool_size": POOL_SIZE} if ":memory:" not in uri and uri != "sqlite://" else {}
+    return {"pool_pre_ping": True, "pool_size": POOL_SIZE}

@@ -299,6 +299,12 @@ def test_the_csrf_token_works_without_any_cookie(app, open_order):
     assert response.status_code == 303
 
 
+def test_checkout_pages_set_no_cookie(app, open_order):
+    path, _ = open_order()
+    page = app.test_client().get(path, headers={"User-Agent": PC_UA})
+    assert b'name="csrf_token"' in page.data and "Set-Cookie" not in page.headers
+
+
 def test_an_unknown_order_token_is_a_404_page(client):
     assert client.get("/pay/not-a-real-order").status_code == 404
 

@@ -42,8 +42,11 @@ API_PREFIXES = ("/1/rest/", "/2/rest/")
 
 
 def init_app(app: Flask) -> None:
+    from . import static_files
+
     csrf.init_app(app)
     i18n.init_app(app)
+    static_files.init_app(app)
     for path in BLUEPRINTS:
         module = importlib.import_module(path)
         app.register_blueprint(module.bp)

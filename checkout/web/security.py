@@ -5,7 +5,8 @@ third-party cookies, so the checkout's forms cannot depend on Flask's session
 cookie. Flask-WTF keeps the raw CSRF value in the session and signs it into
 the form's token; here the raw value is *derived from the order* instead
 (HMAC of the unguessable order token with the app's SECRET_KEY) and put in
-the session under a key of its own just before the token is made or checked.
+the session under a key of its own just while the token is made or checked
+(and taken out again, so checkout pages set no cookie).
 So a form's token is valid for exactly one checkout, whether or not a cookie
 came back, and a page of another origin cannot forge one (it knows neither
 the order token nor the key).
@@ -31,24 +32,39 @@ CSRF_KEY = "checkout_csrf"  # the session key of the order-bound raw value
 CSRF_FIELD = "csrf_token"
 
 
-def _bind(order_id: str) -> None:
+def _bind(order_id: str) -> bool:
+    """Put the order's raw value in the session; True if that modified it."""
+    was_modified = session.modified
     raw = hmac.new(current_app.config["SECRET_KEY"].encode("utf-8"),
                    f"checkout-csrf:{order_id}".encode("utf-8"), hashlib.sha256).hexdigest()
     session[CSRF_KEY] = raw
+    return was_modified
+
+
+def _unbind(was_modified: bool) -> None:
+    # The value is derived again on every request, so it never needs to
+    # travel in the session cookie: checkout pages set no cookie.
+    session.pop(CSRF_KEY, None)
+    session.modified = was_modified
 
 
 def order_csrf_token(order_id: str) -> str:
     """The CSRF token for forms of this checkout."""
-    _bind(order_id)
-    return generate_csrf(token_key=CSRF_KEY)
+    was_modified = _bind(order_id)
+    try:
+        return generate_csrf(token_key=CSRF_KEY)
+    finally:
+        _unbind(was_modified)
 
 
 def order_csrf_ok(order_id: str, token: object) -> bool:
-    _bind(order_id)
+    was_modified = _bind(order_id)
     try:
         validate_csrf(token if isinstance(token, str) else None, token_key=CSRF_KEY)
     except ValidationError:
         return False
+    finally:
+        _unbind(was_modified)
     return True
 
 

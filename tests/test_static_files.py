@@ -1,0 +1,33 @@
+"""Static files: versioned URLs, cached for good under the current version."""
+
+from __future__ import annotations
+
+import re
+
+from flask import url_for
+
+
+def test_static_urls_carry_the_files_content_version(app):
+    with app.test_request_context():
+        assert re.fullmatch(r"/static/css/pay\.css\?v=[0-9a-f]{12}",
+                            url_for("static", filename="css/pay.css"))
+
+
+def test_the_current_version_is_cached_for_a_year(app, client):
+    with app.test_request_context():
+        url = url_for("static", filename="js/pay.js")
+    response = client.get(url)
+    assert response.status_code == 200
+    assert "max-age=31536000" in response.headers["Cache-Control"]
+
+
+def test_an_unversioned_or_stale_url_is_revalidated(client):
+    for url in ("/static/js/pay.js", "/static/js/pay.js?v=000000000000"):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert "max-age=31536000" not in response.headers.get("Cache-Control", "")
+
+
+def test_pages_link_versioned_static_files(client):
+    page = client.get("/no-such-page").get_data(as_text=True)
+    assert re.search(r'href="/static/css/checkout\.css\?v=[0-9a-f]{12}"', page)
