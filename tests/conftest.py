@@ -245,14 +245,49 @@ class MerchantSite:
         def app(request):
             return Response(site.page, mimetype="text/html")
 
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.origin = f"http://localhost:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.live = LiveServer(app).start()
+        self.origin = f"http://localhost:{self.live.server.server_port}"
 
     def stop(self):
-        self.server.shutdown()
-        self.thread.join(timeout=5)
+        self.live.stop()
+
+
+class WebhookReceiver:
+    """A merchant's webhook endpoint on a real port: records every request and
+    answers ``reply`` (a body, or a (status, body) pair; seed 003 wants
+    ``success``)."""
+
+    def __init__(self, reply="success"):
+        self.reply = reply
+        self.received: list[dict] = []
+        self.lock = threading.Lock()
+        self.live = LiveServer(self.wsgi).start()
+        self.server = self.live.server  # tests may swap ``server.app``
+        self.url = f"{self.live.url}/hook"
+
+    @Request.application
+    def wsgi(self, request):
+        with self.lock:
+            self.received.append({"body": request.get_data(as_text=True),
+                                  "content_type": request.content_type,
+                                  "method": request.method})
+        status, body = self.reply if isinstance(self.reply, tuple) else (200, self.reply)
+        return Response(body, status=status)
+
+    @property
+    def bodies(self) -> list[str]:
+        return [request["body"] for request in self.received]
+
+    def stop(self):
+        self.live.stop()
+
+
+@pytest.fixture
+def receiver():
+    """The merchant's webhook endpoint (``WebhookReceiver``)."""
+    server = WebhookReceiver()
+    yield server
+    server.stop()
 
 
 @pytest.fixture
@@ -302,25 +337,38 @@ def cookieless_browser(playwright):
 
 
 @pytest.fixture
-def page(browser):
-    """A desktop-sized page (1280x800)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
+def new_page(browser):
+    """``new_page(**context_options)``: a page in a fresh browser context,
+    desktop-sized (1280x800) and zh-CN unless told otherwise."""
+    contexts = []
+
+    def open_(**options):
+        options.setdefault("viewport", {"width": 1280, "height": 800})
+        options.setdefault("locale", "zh-CN")
+        context = browser.new_context(**options)
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield open_
+    for context in contexts:
+        context.close()
 
 
 @pytest.fixture
-def phone_page(browser):
+def page(new_page):
+    """A desktop-sized page (1280x800)."""
+    return new_page()
+
+
+@pytest.fixture
+def phone_page(new_page):
     """A phone-sized page with a mobile Safari user agent."""
-    context = browser.new_context(
+    return new_page(
         viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
-        device_scale_factor=2, locale="zh-CN",
+        device_scale_factor=2,
         user_agent=("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
                     "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"))
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
 
 
 @pytest.fixture

@@ -36,25 +36,6 @@ def merchant(make_merchant):
     return make_merchant()
 
 
-@pytest.fixture
-def new_page(browser):
-    """``new_page(**context_options)``: a page in a fresh browser context
-    (desktop-sized, zh-CN like the ``page`` fixture unless told otherwise)."""
-    contexts = []
-
-    def open_(**options):
-        options.setdefault("viewport", {"width": 1280, "height": 800})
-        options.setdefault("locale", "zh-CN")
-        context = browser.new_context(**options)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_
-    for context in contexts:
-        context.close()
-
-
 def checkout_link(live_server, order: dict) -> str:
     """The link a merchant's page sends the shopper to (GET /pay with the fields)."""
     return f"{live_server.url}/pay?{urlencode(order)}"

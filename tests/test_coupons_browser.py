@@ -18,14 +18,11 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
 import httpx
 import pytest
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
 from checkout import signing
 from checkout.clock import now_ms
@@ -43,37 +40,6 @@ SMALL_DISCOUNT = 300     # ¥3 off
 
 # --- fixtures ------------------------------------------------------------------------
 
-class WebhookReceiver:
-    """The merchant's webhook endpoint on a real port: records each POST body
-    and answers ``success`` (seed 003), so the delivery counts as done."""
-
-    def __init__(self):
-        self.bodies: list[str] = []
-        self.lock = threading.Lock()
-        self.server = make_server("127.0.0.1", 0, self.wsgi, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/beecloud/webhook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    @Request.application
-    def wsgi(self, request):
-        if request.method == "POST" and request.path == "/beecloud/webhook":
-            with self.lock:
-                self.bodies.append(request.get_data(as_text=True))
-        return Response("success", mimetype="text/plain")
-
-    def stop(self):
-        self.server.shutdown()
-        self.thread.join(timeout=5)
-
-
-@pytest.fixture
-def receiver():
-    site = WebhookReceiver()
-    yield site
-    site.stop()
-
-
 @pytest.fixture
 def merchant(make_merchant, receiver):
     return make_merchant("Tea House", webhook_url=receiver.url)
@@ -90,12 +56,9 @@ def wallet(merchant, give_coupon):
 
 
 @pytest.fixture
-def pc(browser):
+def pc(new_page):
     """A desktop page, English, so screenshots are readable by anyone."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-US")
-    context.set_default_timeout(10_000)
-    yield context.new_page()
-    context.close()
+    return new_page(locale="en-US")
 
 
 @pytest.fixture

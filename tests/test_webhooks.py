@@ -9,8 +9,6 @@ import json
 import threading
 
 import pytest
-from werkzeug.serving import make_server
-from werkzeug.wrappers import Request, Response
 
 from checkout.clock import now_ms
 from checkout.db import db
@@ -19,35 +17,6 @@ from checkout.sandbox import bills, settlement, webhooks
 
 _counter = iter(range(10 ** 6))
 T0 = 1_700_000_000_000
-
-
-class Receiver:
-    """A merchant's webhook endpoint on a real port: records every request and
-    answers ``reply`` (a body, or a (status, body) pair)."""
-
-    def __init__(self, reply="success"):
-        self.reply = reply
-        self.received: list[dict] = []
-        self.lock = threading.Lock()
-        self.server = make_server("127.0.0.1", 0, self.wsgi, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @Request.application
-    def wsgi(self, request):
-        with self.lock:
-            self.received.append({"body": request.get_data(as_text=True),
-                                  "content_type": request.content_type,
-                                  "method": request.method})
-        status, body = self.reply if isinstance(self.reply, tuple) else (200, self.reply)
-        return Response(body, status=status)
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.server.shutdown()
 
 
 @pytest.fixture
