@@ -31,3 +31,12 @@ def test_an_unversioned_or_stale_url_is_revalidated(client):
 def test_pages_link_versioned_static_files(client):
     page = client.get("/no-such-page").get_data(as_text=True)
     assert re.search(r'href="/static/css/checkout\.css\?v=[0-9a-f]{12}"', page)
+
+
+def test_a_name_outside_the_static_folder_is_never_read(app):
+    from checkout.web import static_files
+
+    with app.test_request_context():
+        assert static_files.version_of("../wsgi.py") is None
+        assert static_files.version_of("/etc/hostname") is None
+        assert static_files.version_of("css/no-such.css") is None

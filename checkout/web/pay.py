@@ -322,8 +322,8 @@ def result(token):
                               **({"waiting": 1} if waiting else {}))
     bc_result = "cancelled" if state.status == "pending" and cancelled else state.status
     return _page("pay/result.html", order, merchant, state=state, checks=checks,
-                 max_checks=PENDING_CHECKS, cancelled=cancelled, waiting=waiting, forward_url=forward_url,
-                 refresh_url=refresh_url, bc_result=bc_result if bc_result != "unknown"
+                 max_checks=PENDING_CHECKS, cancelled=cancelled, waiting=waiting,
+                 forward_url=forward_url, refresh_url=refresh_url, bc_result=bc_result if bc_result != "unknown"
                  else "pending")
 
 

@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from flask import Flask, current_app, request
+from werkzeug.security import safe_join
 
 ONE_YEAR = 365 * 24 * 3600
 
@@ -23,7 +24,12 @@ def _hash_of(path: str, mtime: float) -> str:
 
 
 def version_of(filename: str) -> str | None:
-    path = Path(current_app.static_folder) / filename
+    """The content version of a file in the static folder (None for a name
+    outside it, or no such file: nothing else is ever read)."""
+    joined = safe_join(current_app.static_folder, filename)
+    if joined is None or not Path(joined).is_file():
+        return None
+    path = Path(joined)
     try:
         return _hash_of(str(path), path.stat().st_mtime)
     except OSError:
