@@ -7,7 +7,7 @@ the merchant's ``return_url``. QR channels are paid by a second browser (the
 shopper's phone) while the PC's page moves on by itself.
 
 Assertions use the pages' ``data-testid`` / ``data-status`` hooks and the
-database, not the UI text (the default locale's catalog is still growing)."""
+database, not the UI text, so they hold in Chinese and English alike."""
 
 from __future__ import annotations
 
