@@ -27,11 +27,12 @@ from flask import Blueprint, current_app, make_response, request
 
 from ..merchants import get_merchant
 from ..sandbox.links import base_url
+from .static_files import ONE_YEAR
 
 bp = Blueprint("button", __name__)
 
 LOADER_MAX_AGE = 300
-BUTTON_MAX_AGE = 365 * 24 * 3600
+BUTTON_MAX_AGE = ONE_YEAR
 
 
 def _button_file() -> Path:

@@ -9,6 +9,8 @@ A request without the right hash is revalidated as before."""
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from functools import lru_cache
 from pathlib import Path
 
@@ -27,13 +29,13 @@ def version_of(filename: str) -> str | None:
     """The content version of a file in the static folder (None for a name
     outside it, or no such file: nothing else is ever read)."""
     joined = safe_join(current_app.static_folder, filename)
-    if joined is None or not Path(joined).is_file():
+    if joined is None:
         return None
-    path = Path(joined)
     try:
-        return _hash_of(str(path), path.stat().st_mtime)
+        found = os.stat(joined)
     except OSError:
         return None
+    return _hash_of(joined, found.st_mtime) if stat.S_ISREG(found.st_mode) else None
 
 
 def max_age(filename: str | None) -> int | None:
