@@ -10,10 +10,20 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (JSON, BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint,
+                        literal_column)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import db
+
+
+def row_version() -> Mapped[int]:
+    """A counter the database adds one to in every UPDATE of the row (ORM
+    flushes and Core ``update()`` alike), so "has this row changed since?"
+    is one integer comparison. The checkout's page cache keys on it
+    (``checkout.page_cache``)."""
+    return mapped_column(Integer, nullable=False, default=1, server_default="1",
+                         onupdate=literal_column("version") + 1)
 
 
 class Merchant(db.Model):
@@ -39,6 +49,7 @@ class Merchant(db.Model):
     wechat_secret: Mapped[Optional[str]] = mapped_column(String(128))
     default_currency: Mapped[str] = mapped_column(String(3), nullable=False, default="CNY")
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    version: Mapped[int] = row_version()
 
     def __repr__(self) -> str:  # never the secrets
         return f"<Merchant {self.app_id} {self.name!r}>"
@@ -151,6 +162,7 @@ class CheckoutOrder(db.Model):
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
     updated_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    version: Mapped[int] = row_version()
 
 
 # --- Coupons (seed 003, lines 1280-1424; rules in ``checkout.sandbox.coupons``) ---
