@@ -9,12 +9,29 @@ import os
 from pathlib import Path
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as settings
 from .db import db
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed session cookie, with its signer made once per set of
+    keys: Flask makes a new one on every request, and making one encodes a
+    probe as JSON (a measurable part of a cached page's cost, bench/README.md)."""
+
+    def __init__(self):
+        self._signers: dict[tuple, object] = {}
+
+    def get_signing_serializer(self, app: Flask):
+        keys = (app.secret_key, tuple(app.config["SECRET_KEY_FALLBACKS"] or ()))
+        signer = self._signers.get(keys)
+        if signer is None:
+            signer = self._signers[keys] = super().get_signing_serializer(app)
+        return signer
 
 
 class CheckoutApp(Flask):
@@ -33,6 +50,7 @@ def create_app(config: dict | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     os.makedirs(app.instance_path, exist_ok=True)
+    app.session_interface = SessionCookies()
 
     app.config.update(settings.from_environment())
     app.config.from_pyfile("config.py", silent=True)
