@@ -38,6 +38,10 @@ ENVIRONMENT: dict[str, tuple[type, object]] = {
     # the shopper's IP (WX_WAP's analysis.ip) and the links we build come from
     # them. 0: the headers are ignored, so nobody can spoof them.
     "PROXY_HOPS": (int, 0),
+    # How long a worker keeps a rendered chooser page for repeat views of the
+    # same checkout (checkout.page_cache; a kept page is served only while the
+    # order and merchant rows it was made from are unchanged). 0: never kept.
+    "PAGE_CACHE_SECONDS": (int, 600),
     # Serve the demo storefront and demo webhook receiver under /demo.
     "DEMO": (bool, False),
     "LOG_LEVEL": (str, "INFO"),

@@ -433,10 +433,57 @@ def open_order(fields: Mapping[str, Any]) -> CheckoutOrder:
     return _find(found.merchant.app_id, found.out_trade_no)
 
 
+def _is_token(token: object) -> bool:
+    return isinstance(token, str) and 0 < len(token) <= 64
+
+
 def get_order(token: object) -> CheckoutOrder | None:
-    if not isinstance(token, str) or not 0 < len(token) <= 64:
+    if not _is_token(token):
         return None
     return db.session.get(CheckoutOrder, token)
+
+
+# --- what a page of the checkout was made from (``checkout.page_cache``) ---------------------
+
+_ORDERS, _MERCHANTS = CheckoutOrder.__table__, Merchant.__table__
+_STAMP = (db.select(_ORDERS.c.version, _MERCHANTS.c.version)
+          .join_from(_ORDERS, _MERCHANTS, _MERCHANTS.c.app_id == _ORDERS.c.app_id)
+          .where(_ORDERS.c.id == db.bindparam("token")))
+_stamp_sql: dict[tuple[str, str], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def stamp_of(order: CheckoutOrder, merchant: Merchant) -> tuple[int, int]:
+    """The row versions of an order and its merchant, as loaded."""
+    return order.version, merchant.version
+
+
+def page_stamp(token: object) -> tuple[int, int] | None:
+    """``stamp_of`` the order with this token and its merchant as they are
+    now in the database, in one query (None: no such order).
+
+    This runs on every repeat view of a kept page, so the statement
+    (SQLAlchemy's, compiled once per dialect) runs on the driver's cursor of
+    a pooled connection: the engine's own per-statement work cost a sixth of
+    such a request (bench/README.md)."""
+    if not _is_token(token):
+        return None
+    dialect = db.engine.dialect
+    found = _stamp_sql.get((dialect.name, dialect.paramstyle))
+    if found is None:
+        compiled = _STAMP.compile(dialect=dialect)
+        found = _stamp_sql[(dialect.name, dialect.paramstyle)] = (
+            str(compiled), tuple(compiled.positiontup) if compiled.positional else None)
+    sql, positions = found
+    params = {"token": token}
+    connection = db.engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(sql, tuple(params[name] for name in positions) if positions else params)
+        row = cursor.fetchone()
+        cursor.close()
+    finally:
+        connection.close()  # back to the pool, its transaction (if any) rolled back
+    return (row[0], row[1]) if row is not None else None
 
 
 def remember_bill(order: CheckoutOrder, channel: str, bill_id: str, **extra: Any) -> None:

@@ -20,14 +20,15 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, abort, jsonify, make_response, redirect, render_template, request,
-                   url_for)
+from flask import (Blueprint, Response, abort, current_app, jsonify, make_response, redirect,
+                   render_template, request, url_for)
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from .. import chooser as choosing
-from .. import coupon_offers, devices, handoff, money, orders, paypal_pay
+from .. import coupon_offers, devices, handoff, i18n, money, orders, paypal_pay
+from ..page_cache import PageCache
 from ..channels import WECHAT
 from ..handoff import ChannelRefused, ChannelUnavailable, NeedsOpenid
 from ..merchants import allowed_origins, get_merchant
@@ -38,6 +39,12 @@ from .security import inline_script_hashes, order_csrf_ok, order_csrf_token, pag
 
 bp = Blueprint("pay", __name__)
 CSRF_EXEMPT = True  # entry: the sign; order pages: order-bound tokens (security.py)
+CHOOSER_PAGES = "checkout.chooser_pages"  # app.extensions key: this worker's kept choosers
+
+
+@bp.record_once
+def _keep_choosers(state) -> None:
+    state.app.extensions[CHOOSER_PAGES] = PageCache(state.app.config["PAGE_CACHE_SECONDS"])
 
 # OrderRefused.reason -> what the shopper reads.
 REFUSALS = {
@@ -105,15 +112,18 @@ def _order(token: str) -> tuple[CheckoutOrder, Merchant]:
     return order, merchant
 
 
+def _loads_in_frame() -> bool:
+    # Browsers without Sec-Fetch-Dest are taken at the order's word (_parent).
+    return request.headers.get("Sec-Fetch-Dest", "iframe") == "iframe"
+
+
 def _parent(order: CheckoutOrder) -> str | None:
     """The merchant page framing this checkout, if this page is shown in its
     frame: the order was opened with ``embed`` and the browser says the page
-    loads in an iframe (``Sec-Fetch-Dest``; browsers without it are taken at
-    the order's word). A channel opened in a new window is not framed."""
+    loads in an iframe (``Sec-Fetch-Dest``). A channel opened in a new window
+    is not framed."""
     origin = (order.extra or {}).get("parent_origin")
-    if origin and request.headers.get("Sec-Fetch-Dest", "iframe") == "iframe":
-        return origin
-    return None
+    return origin if origin and _loads_in_frame() else None
 
 
 def _page(template: str, order: CheckoutOrder | None, merchant: Merchant | None, *,
@@ -175,7 +185,25 @@ def entry():
 
 @bp.get("/pay/<token>")
 def chooser(token):
+    pages: PageCache = current_app.extensions[CHOOSER_PAGES]
+    # Everything of the request the page depends on (see checkout.page_cache).
+    key = (token, request.query_string, _device(), i18n.select_locale(), _loads_in_frame(),
+           request.root_url)
+    kept = pages.get(key, orders.page_stamp(token) if pages.enabled else None)
+    if kept is not None:
+        return Response(kept.body, kept.status, kept.headers)
     order, merchant = _order(token)
+    stamp = orders.stamp_of(order, merchant)
+    response = _chooser(order, merchant)
+    if response.status_code == 200 and coupon_offers.buyer_of(order) is None:
+        # A buyer's coupons change with time and with payments elsewhere,
+        # which no row version here tells: such pages are rendered every time.
+        pages.keep(key, stamp, body=response.get_data(), status=response.status_code,
+                   headers=list(response.headers))
+    return response
+
+
+def _chooser(order: CheckoutOrder, merchant: Merchant):
     if order.status == "PAID":
         return _to_result(order)
     device = _device()
