@@ -5,10 +5,13 @@ sticks), the ``lang`` cookie, then the browser's ``Accept-Language``."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 from flask import Flask, request
 from flask_babel import Babel
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 LOCALES = ("zh_Hans_CN", "en")
 DEFAULT_LOCALE = "zh_Hans_CN"
@@ -21,12 +24,16 @@ ALIASES = {"zh": "zh_Hans_CN", "zh-cn": "zh_Hans_CN", "zh_cn": "zh_Hans_CN",
 babel = Babel()
 
 
+@lru_cache(maxsize=512)
 def requested_locale(query_value: str | None, cookie_value: str | None,
-                     accept_language) -> str:
+                     accept_language: str | None) -> str:
+    """The locale for these request values (the ``Accept-Language`` header
+    as sent). Browsers send a handful of different headers, so the answer
+    is kept per header instead of parsing it on every request."""
     for value in (query_value, cookie_value):
         if value and value.lower() in ALIASES:
             return ALIASES[value.lower()]
-    for language, _quality in accept_language:
+    for language, _quality in parse_accept_header(accept_language, LanguageAccept):
         language = language.lower()
         if language.startswith("zh"):
             return "zh_Hans_CN"
@@ -37,7 +44,7 @@ def requested_locale(query_value: str | None, cookie_value: str | None,
 
 def select_locale() -> str:
     return requested_locale(request.args.get("lang"), request.cookies.get(COOKIE),
-                            request.accept_languages)
+                            request.headers.get("Accept-Language"))
 
 
 def remember_choice(response):

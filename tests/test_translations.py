@@ -36,6 +36,8 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 
+from checkout import i18n
+
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "translations"
 LOCALE = "zh_Hans_CN"
@@ -216,3 +218,19 @@ def test_the_not_found_page_speaks_english_to_an_english_browser(client):
 def test_the_not_found_page_speaks_chinese_to_a_chinese_browser(client):
     page = client.get("/no-such-page", headers={"Accept-Language": "zh-CN"})
     assert "找不到这个页面。" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("accept_language,locale", [
+    ("en;q=0.5, zh-CN;q=0.9", "zh_Hans_CN"),   # by quality, not by position
+    ("fr-FR, en;q=0.8, zh;q=0.1", "en"),        # the first language we speak
+    ("fr-FR", "zh_Hans_CN"),                    # none we speak: the default
+    (None, "zh_Hans_CN"),
+])
+def test_the_browsers_languages_are_taken_by_preference(accept_language, locale):
+    assert i18n.requested_locale(None, None, accept_language) == locale
+
+
+def test_lang_and_the_cookie_come_before_the_browsers_languages():
+    assert i18n.requested_locale("en", "zh", "zh-CN") == "en"
+    assert i18n.requested_locale(None, "en", "zh-CN") == "en"
+    assert i18n.requested_locale("klingon", None, "en") == "en"

@@ -188,7 +188,7 @@ def chooser(token):
     pages: PageCache = current_app.extensions[CHOOSER_PAGES]
     # Everything of the request the page depends on (see checkout.page_cache).
     key = (token, request.query_string, _device(), i18n.select_locale(), _loads_in_frame(),
-           request.root_url)
+           request.scheme, request.host, request.root_path)
     kept = pages.get(key, orders.page_stamp(token) if pages.enabled else None)
     if kept is not None:
         return Response(kept.body, kept.status, kept.headers)
