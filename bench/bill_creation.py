@@ -85,7 +85,7 @@ def main() -> int:
                   f"{'PostgreSQL' if options.database_url else 'SQLite'}; channel {options.channel}")
             for connections in levels:
                 baseline = load("hello", hello.url + "/hello", connections=connections,
-                                duration=options.duration, expect="^hello$")
+                                duration=options.duration, expect="^hello$", server=hello)
                 body = bill_body(instance.merchant, options.channel, uuid.uuid4().hex[:6])
                 if options.profile and connections == max(levels):
                     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -98,7 +98,7 @@ def main() -> int:
                     hot = where_time_goes(profile_raw)
                 bills = load("POST /2/rest/bill", app.url + "/2/rest/bill",
                              connections=connections, duration=options.duration, method="POST",
-                             expect=CREATED, body_for_run=body)
+                             expect=CREATED, body_for_run=body, server=app)
                 counted += bills.requests - bills.wrong
                 share = ratio(bills, baseline)
                 print(baseline.line())

@@ -12,6 +12,12 @@ baselines on the same gunicorn settings (the Procfile's) in the same run:
   a loop of buttons with inline SVG) to about the chooser's size, so the
   second ratio shows what the chooser costs beyond rendering an HTML page.
 
+The chooser is loaded twice, from two app servers on the same database: as
+served (a repeat view of one checkout comes from the worker's page cache,
+``checkout.page_cache``, checked against the rows' versions on every request)
+and ``rendered`` (``PAGE_CACHE_SECONDS=0``: every request renders the page,
+which is what a checkout's first view costs).
+
 Every chooser answer must be HTTP 200 and hold ``data-testid="channel-``
 (a channel button), or it counts as wrong and the run is INVALID (exit 1).
 
@@ -21,10 +27,14 @@ script, image and font it references (``<link href>``, ``<script src>``,
 level 6, or the server's own encoding when it compresses), for a PC, a PC
 inside the button's modal (``embed``), a phone and WeChat.
 
+Each concurrency runs ``--rounds`` rounds of the four loads side by side;
+a ratio is taken within a round, and the median over the rounds is reported
+(this machine's speed drifts over minutes: loads minutes apart compare badly).
+
 Targets (issue 3): chooser ≥ 60 % of hello's requests/s at 64 connections;
 total transfer ≤ 25 KB gzipped.
 
-    python bench/chooser.py [--duration 10] [--connections 1,16,64]
+    python bench/chooser.py [--duration 4] [--rounds 3] [--connections 1,16,64]
                             [--channels WX_NATIVE,ALI_WEB,…] [--profile]
 
 ``--profile`` samples the workers' CPU with py-spy during an extra run at the
@@ -41,6 +51,7 @@ import re
 import sys
 import uuid
 from dataclasses import asdict
+from statistics import median
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -167,6 +178,11 @@ def open_order(base_url: str, merchant: dict, **extra) -> str:
         raise RuntimeError(f"POST /pay answered {answer.status_code} {location!r}: "
                            f"{answer.text[:300]}")
     return urljoin(base_url + "/", location)
+
+
+def _without_csrf(html: bytes) -> bytes:
+    """The page without its CSRF token (signed with the second it was made)."""
+    return re.sub(rb'name="csrf_token" value="[^"]*"', b"", html)
 
 
 # --- transfer size -------------------------------------------------------------------------
@@ -336,10 +352,34 @@ def time_by_kind(raw: Path, *, within: str = "handle_request (gunicorn") -> list
                   reverse=True) if total else []
 
 
+def summarise(connections: int, rounds: list[dict]) -> dict:
+    """Median over the rounds of each ratio taken within a round: this
+    machine's speed drifts over minutes (hello itself varies 2x between
+    runs), so only loads measured side by side are compared."""
+    def median_ratio(app: str, baseline: str) -> dict:
+        each = [ratio(r[app], r[baseline]) for r in rounds]
+        throughputs = [e["throughput_ratio"] for e in each]
+        p99s = [e["p99_ratio"] for e in each if e["p99_ratio"] is not None]
+        return {"connections": connections, "throughput_ratio": median(throughputs),
+                "low": min(throughputs), "high": max(throughputs),
+                "p99_ratio": median(p99s) if p99s else None}
+
+    return {"connections": connections, "to_hello": median_ratio("chooser", "hello"),
+            "to_page": median_ratio("chooser", "page"),
+            "rendered_to_hello": median_ratio("rendered", "hello"),
+            "requests_per_s": {name: median(r[name].requests_per_s for r in rounds)
+                               for name in rounds[0]},
+            "p99_ms": {name: median(r[name].p99_ms for r in rounds) for name in rounds[0]}}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--connections", default="1,16,64")
-    parser.add_argument("--duration", type=float, default=10)
+    parser.add_argument("--duration", type=float, default=4,
+                        help="seconds per load (default 4)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of hello, page, chooser and rendered per concurrency; "
+                             "ratios are taken within a round, then the median (default 3)")
     parser.add_argument("--channels", default=CHANNELS,
                         help=f"the merchant's channels (default {CHANNELS})")
     parser.add_argument("--profile", action="store_true",
@@ -353,10 +393,16 @@ def main() -> int:
     try:
         merchant = add_merchant(instance, "Bench Tea Shop", channels=options.channels,
                                 return_hosts="shop.example.com", frame_origins=FRAME_ORIGIN)
-        with Gunicorn("wsgi:app", instance.env, ready_path="/healthz") as app:
+        with Gunicorn("wsgi:app", instance.env, ready_path="/healthz") as app, \
+                Gunicorn("wsgi:app", {**instance.env, "PAGE_CACHE_SECONDS": "0"},
+                         ready_path="/healthz") as uncached:
             chooser_url = open_order(app.url, merchant)
+            rendered_url = uncached.url + urlsplit(chooser_url).path
             html = httpx.get(chooser_url, timeout=10)
             html_bytes = len(html.content)
+            if _without_csrf(httpx.get(rendered_url, timeout=10).content) != \
+                    _without_csrf(html.content):
+                raise RuntimeError("the cached and the rendered chooser differ")
             page_env = {"BENCH_PAGE_BYTES": str(html_bytes)}
             with Gunicorn("bench.harness:hello_app", ready_path="/hello") as hello, \
                     Gunicorn("bench.chooser:page_app", page_env, ready_path="/page") as page_:
@@ -365,10 +411,6 @@ def main() -> int:
                 print(f"chooser (PC) {html_bytes} B of HTML; template baseline 'page' "
                       f"{page_bytes} B")
                 for connections in levels:
-                    base = load("hello", hello.url + "/hello", connections=connections,
-                                duration=options.duration, expect="^hello$")
-                    templ = load("page", page_.url + "/page", connections=connections,
-                                 duration=options.duration, expect=PAGE_MARK)
                     if options.profile and connections == min(levels):
                         RESULTS.mkdir(parents=True, exist_ok=True)
                         # Sampling slows the workers: this run's numbers are the profile's only.
@@ -377,20 +419,39 @@ def main() -> int:
                                  duration=options.duration, expect=CHOOSER_MARK, warmup=0)
                         hot = where_time_goes(profile_raw, keep=PROFILE_KEEP, top=20)
                         kinds = time_by_kind(profile_raw)
-                    chooser = load("GET /pay/<tok>", chooser_url, connections=connections,
-                                   duration=options.duration, expect=CHOOSER_MARK)
-                    to_hello, to_page = ratio(chooser, base), ratio(chooser, templ)
-                    for result in (base, templ, chooser):
-                        print(result.line())
-                    print(f"{'ratio':>14} c={connections:<3} throughput "
-                          f"{to_hello['throughput_ratio']:.1%} of hello "
-                          f"(p99 x{to_hello['p99_ratio']}), "
-                          f"{to_page['throughput_ratio']:.1%} of page "
-                          f"(p99 x{to_page['p99_ratio']})")
-                    rows.append({"hello": asdict(base), "page": asdict(templ),
-                                 "chooser": asdict(chooser)})
-                    ratios.append({"connections": connections, "to_hello": to_hello,
-                                   "to_page": to_page})
+                    rounds = []
+                    for number in range(1, options.rounds + 1):
+                        found = {
+                            "hello": load("hello", hello.url + "/hello", connections=connections,
+                                          duration=options.duration, expect="^hello$",
+                                          server=hello),
+                            "page": load("page", page_.url + "/page", connections=connections,
+                                         duration=options.duration, expect=PAGE_MARK,
+                                         server=page_),
+                            "chooser": load("GET /pay/<tok>", chooser_url,
+                                            connections=connections,
+                                            duration=options.duration, expect=CHOOSER_MARK,
+                                            server=app),
+                            "rendered": load("rendered", rendered_url, connections=connections,
+                                             duration=options.duration, expect=CHOOSER_MARK,
+                                             server=uncached)}
+                        rounds.append(found)
+                        print(f"round {number}/{options.rounds}")
+                        for result in found.values():
+                            print(result.line())
+                    level = summarise(connections, rounds)
+                    print(f"{'median ratio':>14} c={connections:<3} throughput "
+                          f"{level['to_hello']['throughput_ratio']:.1%} of hello "
+                          f"(rounds {level['to_hello']['low']:.1%}–"
+                          f"{level['to_hello']['high']:.1%}; "
+                          f"p99 x{level['to_hello']['p99_ratio']}), "
+                          f"{level['to_page']['throughput_ratio']:.1%} of page; "
+                          f"rendered every time "
+                          f"{level['rendered_to_hello']['throughput_ratio']:.1%} of hello\n")
+                    rows.append({"connections": connections,
+                                 "rounds": [{name: asdict(result) for name, result in r.items()}
+                                            for r in rounds]})
+                    ratios.append(level)
 
             print("\nchooser transfer size (HTML + everything it references; "
                   "gzip -6 unless the server compresses)")
@@ -420,8 +481,10 @@ def main() -> int:
     transfer_met = largest["gzip_bytes"] <= TARGET_TRANSFER
     print(f"\ntarget chooser >= {TARGET_RATIO:.0%} of hello at c={top['connections']}: "
           f"{'met' if throughput_met else 'MISSED'} "
-          f"({top['to_hello']['throughput_ratio']:.1%}; {top['to_page']['throughput_ratio']:.1%}"
-          f" of the template page)")
+          f"(median of {options.rounds} rounds {top['to_hello']['throughput_ratio']:.1%}, rounds "
+          f"{top['to_hello']['low']:.1%}–{top['to_hello']['high']:.1%}; "
+          f"{top['to_page']['throughput_ratio']:.1%} of the template page; rendered every time "
+          f"{top['rendered_to_hello']['throughput_ratio']:.1%} of hello)")
     print(f"target transfer <= {TARGET_TRANSFER // 1024} KB gzipped: "
           f"{'met' if transfer_met else 'MISSED'} ("
           + ", ".join(f"{d} {t['gzip_bytes'] / 1024:.1f} KB" for d, t in transfers.items())
@@ -436,7 +499,7 @@ def main() -> int:
                     "kinds": [{"share": share, "kind": kind} for share, kind in kinds],
                     "frames": [{"share": share, "frame": frame} for share, frame in hot]}})
     print("saved", path)
-    wrong = sum(run[name]["wrong"] for run in rows for name in run)
+    wrong = sum(result["wrong"] for row in rows for r in row["rounds"] for result in r.values())
     bad = [path for t in transfers.values() for path in t["bad"]]
     if wrong or bad:
         print(f"INVALID RUN: {wrong} wrong answers; resources not HTTP 200: {bad}")

@@ -11,8 +11,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import (Gunicorn, hello_app, load, procfile_gunicorn_args,  # noqa: E402
-                           where_time_goes)
+from bench.harness import (LOPSIDED_RETRIES, Gunicorn, hello_app, load,  # noqa: E402
+                           procfile_gunicorn_args, where_time_goes)
 
 needs_wrk = pytest.mark.skipif(not shutil.which("wrk"), reason="wrk is not installed")
 
@@ -45,6 +45,19 @@ def test_wrong_answers_are_counted():
     assert right.p50_ms <= right.p99_ms <= right.max_ms
     assert wrong.wrong == wrong.requests > 0
     assert missing.wrong == missing.requests > 0
+
+
+@needs_wrk
+@pytest.mark.skipif(not shutil.which("ss"), reason="ss (iproute2) is not installed")
+def test_a_load_says_how_its_connections_fell_on_the_workers():
+    with Gunicorn("bench.harness:hello_app", ready_path="/hello") as server:
+        result = load("hello", server.url + "/hello", connections=8, duration=2, warmup=0,
+                      expect="^hello$", server=server)
+
+    assert len(result.split) == 2  # the Procfile's two workers
+    assert sum(result.split) == 8
+    # A run with more than 3/4 of the connections on one worker was retried.
+    assert result.split[0] <= 6 or result.retries == LOPSIDED_RETRIES
 
 
 def test_where_time_goes_shares_request_samples_by_frame(tmp_path):
