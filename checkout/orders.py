@@ -437,10 +437,16 @@ def _is_token(token: object) -> bool:
     return isinstance(token, str) and 0 < len(token) <= 64
 
 
-def get_order(token: object) -> CheckoutOrder | None:
+def find_checkout(token: object) -> tuple[CheckoutOrder, Merchant] | None:
+    """The order with this token and its merchant, in one query (None when
+    either is missing): every page of a checkout starts here."""
     if not _is_token(token):
         return None
-    return db.session.get(CheckoutOrder, token)
+    found = db.session.execute(
+        db.select(CheckoutOrder, Merchant)
+        .join(Merchant, Merchant.app_id == CheckoutOrder.app_id)
+        .where(CheckoutOrder.id == token)).first()
+    return (found[0], found[1]) if found is not None else None
 
 
 # --- what a page of the checkout was made from (``checkout.page_cache``) ---------------------

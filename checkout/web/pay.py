@@ -104,12 +104,12 @@ def _chinese() -> bool:
     return str(get_locale()).startswith("zh")
 
 
-def _order(token: str) -> tuple[CheckoutOrder, Merchant]:
-    order = orders.get_order(token)
-    merchant = get_merchant(order.app_id) if order is not None else None
-    if order is None or merchant is None:
+def order_or_404(token: str) -> tuple[CheckoutOrder, Merchant]:
+    """The checkout's order and merchant, or the 404 page (every order page)."""
+    found = orders.find_checkout(token)
+    if found is None:
         abort(404)
-    return order, merchant
+    return found
 
 
 def _loads_in_frame() -> bool:
@@ -192,7 +192,7 @@ def chooser(token):
     kept = pages.get(key, orders.page_stamp(token) if pages.enabled else None)
     if kept is not None:
         return Response(kept.body, kept.status, kept.headers)
-    order, merchant = _order(token)
+    order, merchant = order_or_404(token)
     stamp = orders.stamp_of(order, merchant)
     response = _chooser(order, merchant)
     if response.status_code == 200 and coupon_offers.buyer_of(order) is None:
@@ -226,7 +226,7 @@ def _chooser(order: CheckoutOrder, merchant: Merchant):
 
 @bp.post("/pay/<token>/start")
 def start(token):
-    order, merchant = _order(token)
+    order, merchant = order_or_404(token)
     if not order_csrf_ok(order.id, request.form.get("csrf_token")):
         return _page("pay/expired.html", order, merchant, status=400)
     coupon = request.form.get("coupon")
@@ -248,7 +248,7 @@ def _problem(order, merchant, reason: str, status: int):
 
 @bp.get("/pay/<token>/channel/<code>")
 def channel(token, code):
-    order, merchant = _order(token)
+    order, merchant = order_or_404(token)
     if order.status == "PAID":
         return _to_result(order)
     device = _device()
@@ -316,7 +316,7 @@ def _form_id(html: str) -> str | None:
 
 @bp.get("/pay/<token>/status")
 def status(token):
-    order, merchant = _order(token)
+    order, merchant = order_or_404(token)
     response = jsonify(status=handoff.order_state(order, merchant).status)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -329,7 +329,7 @@ PENDING_CHECKS = 12
 
 @bp.get("/pay/<token>/return")
 def result(token):
-    order, merchant = _order(token)
+    order, merchant = order_or_404(token)
     state = handoff.order_state(order, merchant)
     try:
         checks = max(0, min(int(request.args.get("n", 0)), PENDING_CHECKS))
@@ -361,7 +361,7 @@ def result(token):
 def wechat_login(token):
     from .. import wechat
 
-    order, merchant = _order(token)
+    order, merchant = order_or_404(token)
     if order.openid:
         return redirect(url_for("pay.channel", token=order.id, code="WX_JSAPI"), 303)
     try:
@@ -376,7 +376,7 @@ def wechat_login(token):
 def wechat_callback(token):
     from .. import wechat
 
-    order, merchant = _order(token)
+    order, merchant = order_or_404(token)
     if not wechat.check_state(request.args.get("state", ""), order.id):
         return _wechat_problem(order, merchant, "state")
     code = request.args.get("code")

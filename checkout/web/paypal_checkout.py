@@ -18,10 +18,9 @@ from flask import Blueprint, abort, redirect, render_template, request
 from flask_babel import lazy_gettext as _l
 
 from .. import money, paypal_pay
-from ..db import db
-from ..merchants import get_merchant
 from ..models import CheckoutOrder
 from ..paypal_pay import PaymentProblem
+from .pay import order_or_404
 
 bp = Blueprint("paypal_checkout", __name__)
 
@@ -63,14 +62,6 @@ FORM_FIELDS = {"card_number": "cc_number", "expiry": "cc_exp", "cvv": "cc_csc",
                "credit_card_info": "cc_number"}
 
 
-def _order(token: str) -> tuple[CheckoutOrder, object]:
-    order = db.session.get(CheckoutOrder, token) if 0 < len(token) <= 64 else None
-    merchant = get_merchant(order.app_id) if order is not None else None
-    if order is None or merchant is None:
-        abort(404)
-    return order, merchant
-
-
 def _result_page(order: CheckoutOrder):
     return redirect(f"/pay/{order.id}/return", 303)
 
@@ -98,7 +89,7 @@ def _card_page(order, merchant, *, problem: PaymentProblem | None = None, form=N
 
 @bp.post("/pay/<token>/paypal")
 def start_paypal(token):
-    order, merchant = _order(token)
+    order, merchant = order_or_404(token)
     try:
         return redirect(paypal_pay.start_paypal(merchant, order), 303)
     except PaymentProblem as problem:
@@ -110,7 +101,7 @@ def start_paypal(token):
 
 @bp.get("/pay/<token>/card")
 def card_form(token):
-    order, merchant = _order(token)
+    order, merchant = order_or_404(token)
     if not paypal_pay.accepts_currency(order.currency):
         abort(404)
     return _card_page(order, merchant)
@@ -118,7 +109,7 @@ def card_form(token):
 
 @bp.post("/pay/<token>/card")
 def pay_by_card(token):
-    order, merchant = _order(token)
+    order, merchant = order_or_404(token)
     form = request.form
     try:
         paypal_pay.pay_by_card(merchant, order, form, save=form.get("save_card") == "1")
@@ -132,7 +123,7 @@ def pay_by_card(token):
 
 @bp.post("/pay/<token>/saved-card")
 def pay_by_saved_card(token):
-    order, merchant = _order(token)
+    order, merchant = order_or_404(token)
     try:
         paypal_pay.pay_by_saved_card(merchant, order, request.form.get("card"))
     except PaymentProblem as problem:
