@@ -25,6 +25,10 @@ a page dropped (the size bound, ``PAGE_CACHE_SECONDS``, a restart) is just
 rendered again. Pages made from data that changes without a row version
 (a buyer's coupons, which come and go with time and with payments
 elsewhere) are never kept; the caller decides that (``pay.chooser``).
+
+A kept page carries the CSRF token it was rendered with, so the token can be
+up to ``PAGE_CACHE_SECONDS`` old; the checkout's tokens do not expire
+(``WTF_CSRF_TIME_LIMIT`` is None: they are bound to the order instead).
 """
 
 from __future__ import annotations

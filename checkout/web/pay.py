@@ -28,12 +28,12 @@ from markupsafe import Markup
 
 from .. import chooser as choosing
 from .. import coupon_offers, devices, handoff, i18n, money, orders, paypal_pay
-from ..page_cache import PageCache
 from ..channels import WECHAT
 from ..handoff import ChannelRefused, ChannelUnavailable, NeedsOpenid
 from ..merchants import allowed_origins, get_merchant
 from ..models import CheckoutOrder, Merchant
 from ..orders import OrderRefused
+from ..page_cache import PageCache
 from . import wants_json
 from .security import inline_script_hashes, order_csrf_ok, order_csrf_token, page_csp
 
@@ -45,6 +45,7 @@ CHOOSER_PAGES = "checkout.chooser_pages"  # app.extensions key: this worker's ke
 @bp.record_once
 def _keep_choosers(state) -> None:
     state.app.extensions[CHOOSER_PAGES] = PageCache(state.app.config["PAGE_CACHE_SECONDS"])
+
 
 # OrderRefused.reason -> what the shopper reads.
 REFUSALS = {
