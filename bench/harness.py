@@ -112,9 +112,13 @@ class Gunicorn:
                                    + self.log_path.read_text()[-2000:])
             try:
                 httpx.get(self.url + self.ready_path, timeout=1)
-                return self
             except httpx.HTTPError:
                 time.sleep(0.1)  # polling a process start-up, not a test
+                continue
+            # gunicorn forks its workers a moment apart: one answering is not all up.
+            if len(self.worker_pids()) >= self.worker_count():
+                return self
+            time.sleep(0.05)
         self.__exit__()
         raise RuntimeError(f"gunicorn {self.target} did not answer within 60 s")
 
@@ -129,6 +133,10 @@ class Gunicorn:
 
     def workers(self) -> str:
         return " ".join(self.args[self.args.index("gunicorn") + 1:-1])
+
+    def worker_count(self) -> int:
+        """How many workers the arguments ask for."""
+        return int(self.args[self.args.index("--workers") + 1]) if "--workers" in self.args else 1
 
     def worker_pids(self) -> list[int]:
         found = subprocess.run(["pgrep", "-P", str(self.process.pid)],
