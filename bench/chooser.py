@@ -355,7 +355,12 @@ def time_by_kind(raw: Path, *, within: str = "handle_request (gunicorn") -> list
 def summarise(connections: int, rounds: list[dict]) -> dict:
     """Median over the rounds of each ratio taken within a round: this
     machine's speed drifts over minutes (hello itself varies 2x between
-    runs), so only loads measured side by side are compared."""
+    runs), so only loads measured side by side are compared. A round with a
+    load that stayed lopsided after its retries is left out (unless all are)."""
+    clean = [r for r in rounds if not any(result.lopsided for result in r.values())]
+    left_out = len(rounds) - len(clean)
+    rounds = clean or rounds
+
     def median_ratio(app: str, baseline: str) -> dict:
         each = [ratio(r[app], r[baseline]) for r in rounds]
         throughputs = [e["throughput_ratio"] for e in each]
@@ -364,7 +369,8 @@ def summarise(connections: int, rounds: list[dict]) -> dict:
                 "low": min(throughputs), "high": max(throughputs),
                 "p99_ratio": median(p99s) if p99s else None}
 
-    return {"connections": connections, "to_hello": median_ratio("chooser", "hello"),
+    return {"connections": connections, "rounds_left_out": left_out if clean else 0,
+            "to_hello": median_ratio("chooser", "hello"),
             "to_page": median_ratio("chooser", "page"),
             "rendered_to_hello": median_ratio("rendered", "hello"),
             "requests_per_s": {name: median(r[name].requests_per_s for r in rounds)
@@ -447,7 +453,9 @@ def main() -> int:
                           f"p99 x{level['to_hello']['p99_ratio']}), "
                           f"{level['to_page']['throughput_ratio']:.1%} of page; "
                           f"rendered every time "
-                          f"{level['rendered_to_hello']['throughput_ratio']:.1%} of hello\n")
+                          f"{level['rendered_to_hello']['throughput_ratio']:.1%} of hello"
+                          + (f"; {level['rounds_left_out']} lopsided round(s) left out"
+                             if level["rounds_left_out"] else "") + "\n")
                     rows.append({"connections": connections,
                                  "rounds": [{name: asdict(result) for name, result in r.items()}
                                             for r in rounds]})

@@ -202,6 +202,11 @@ class Result:
     split: list[int] = field(default_factory=list)
     retries: int = 0
 
+    @property
+    def lopsided(self) -> bool:
+        """Still lopsided after the retries (its throughput is one worker's)."""
+        return bool(self.split) and self.split[0] > LOPSIDED_SHARE * sum(self.split)
+
     def line(self) -> str:
         split = f"  split {'/'.join(map(str, self.split))}" if len(self.split) > 1 else ""
         again = f" ({self.retries} lopsided runs retried)" if self.retries else ""
@@ -260,7 +265,7 @@ def load(name: str, url: str, *, connections: int, duration: float, method: str 
         out, split = _wrk(url, connections, threads, duration, method,
                           body_for_run(f"r{retries}") if body_for_run else body, expect,
                           server=server if workers > 1 and connections >= 2 * workers else None)
-        lopsided = split and split[0] > LOPSIDED_SHARE * sum(split)
+        lopsided = bool(split) and split[0] > LOPSIDED_SHARE * sum(split)
         if not lopsided or retries == LOPSIDED_RETRIES:
             break
         retries += 1

@@ -135,3 +135,24 @@ def test_browser_timings_are_moved_to_the_click():
                      "cssEnd": 60.0, "domContentLoaded": 70.0, "firstContentfulPaint": None}
     assert summary([5, 1, 4, 2, 3, 6, 7, 8, 9, 10]) == {
         "n": 10, "median_ms": 5.5, "p90_ms": 9, "min_ms": 1, "max_ms": 10}
+
+
+def test_a_round_that_stayed_lopsided_is_left_out_of_the_chooser_medians():
+    from bench.chooser import summarise
+    from bench.harness import Result
+
+    def result(name, per_s, split):
+        return Result(name=name, connections=64, duration_s=1, requests=per_s,
+                      requests_per_s=per_s, p50_ms=1, p99_ms=2, max_ms=3, wrong=0, split=split)
+
+    def round_of(hello_split):
+        return {"hello": result("hello", 1000 if hello_split == [32, 32] else 500, hello_split),
+                "page": result("page", 800, [32, 32]),
+                "chooser": result("chooser", 600, [33, 31]),
+                "rendered": result("rendered", 100, [])}
+
+    level = summarise(64, [round_of([32, 32]), round_of([64, 0]), round_of([32, 32])])
+
+    assert level["rounds_left_out"] == 1
+    assert level["to_hello"]["throughput_ratio"] == 0.6
+    assert level["to_hello"]["high"] == 0.6  # not 1.2 from the one-worker hello
