@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from bench.harness import (RESULTS, Gunicorn, Instance, Profile, load,  # noqa: E402
-                           machine, ratio, save, where_time_goes)
+                           machine, print_shares, ratio, save, where_time_goes)
 from checkout.clock import now_ms  # noqa: E402
 from checkout.config import database_uri  # noqa: E402
 from checkout.signing import app_sign  # noqa: E402
@@ -113,10 +113,8 @@ def main() -> int:
         instance.cleanup()
 
     if hot:
-        print(f"where a request's wall time goes at {max(levels)} connections "
-              f"(py-spy, inclusive; raw samples in {profile_raw}):")
-        for share, frame in hot:
-            print(f"  {share:6.1%}  {frame}")
+        print_shares(f"where a request's wall time goes at {max(levels)} connections "
+                     f"(py-spy, inclusive; raw samples in {profile_raw}):", hot)
     at_64 = next((row for row in bill_rows if row["connections"] == 64), None)
     verdict = None
     if at_64:

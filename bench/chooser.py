@@ -63,7 +63,7 @@ from flask import Flask, render_template  # noqa: E402
 from jinja2 import DictLoader  # noqa: E402
 
 from bench.harness import (RESULTS, Gunicorn, Instance, Profile, add_merchant,  # noqa: E402
-                           load, machine, ratio, save, where_time_goes)
+                           load, machine, print_shares, ratio, save, where_time_goes)
 from checkout.signing import button_sign  # noqa: E402
 
 TARGET_RATIO = 0.60          # chooser requests/s ÷ hello's, at 64 connections
@@ -475,13 +475,9 @@ def main() -> int:
         instance.cleanup()
 
     if hot:
-        print(f"\nwhere a chooser request's CPU goes at {min(levels)} connection(s) "
-              f"(py-spy, on-CPU samples; raw samples in {profile_raw}):")
-        for share, kind in kinds:
-            print(f"  {share:6.1%}  {kind}")
-        print("  frames (inclusive):")
-        for share, frame in hot:
-            print(f"  {share:6.1%}  {frame}")
+        print_shares(f"\nwhere a chooser request's CPU goes at {min(levels)} connection(s) "
+                     f"(py-spy, on-CPU samples; raw samples in {profile_raw}):", kinds)
+        print_shares("  frames (inclusive):", hot)
 
     top = next((r for r in ratios if r["connections"] == 64), ratios[-1])
     throughput_met = top["to_hello"]["throughput_ratio"] >= TARGET_RATIO

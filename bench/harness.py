@@ -205,7 +205,7 @@ class Result:
     @property
     def lopsided(self) -> bool:
         """Still lopsided after the retries (its throughput is one worker's)."""
-        return bool(self.split) and self.split[0] > LOPSIDED_SHARE * sum(self.split)
+        return is_lopsided(self.split)
 
     def line(self) -> str:
         split = f"  split {'/'.join(map(str, self.split))}" if len(self.split) > 1 else ""
@@ -224,6 +224,11 @@ class Result:
 # times; the result says how many).
 LOPSIDED_SHARE = 0.75
 LOPSIDED_RETRIES = 6
+
+
+def is_lopsided(split: list[int]) -> bool:
+    """The busiest worker holds more than ``LOPSIDED_SHARE`` of the connections."""
+    return bool(split) and split[0] > LOPSIDED_SHARE * sum(split)
 
 
 def connections_per_worker(server: "Gunicorn") -> list[int]:
@@ -259,14 +264,13 @@ def load(name: str, url: str, *, connections: int, duration: float, method: str 
     if warmup > 0:
         _wrk(url, connections, threads, warmup, method,
              body_for_run("w") if body_for_run else body, expect)
-    workers = len(server.worker_pids()) if server is not None else 1
+    workers = server.worker_count() if server is not None else 1
     retries = 0
     while True:
         out, split = _wrk(url, connections, threads, duration, method,
                           body_for_run(f"r{retries}") if body_for_run else body, expect,
                           server=server if workers > 1 and connections >= 2 * workers else None)
-        lopsided = bool(split) and split[0] > LOPSIDED_SHARE * sum(split)
-        if not lopsided or retries == LOPSIDED_RETRIES:
+        if not is_lopsided(split) or retries == LOPSIDED_RETRIES:
             break
         retries += 1
     return Result(name=name, connections=connections, duration_s=out["duration_us"] / 1e6,
@@ -296,6 +300,13 @@ def _wrk(url, connections, threads, duration, method, body, expect, *,
         if line.startswith("BENCH_JSON "):
             return json.loads(line[len("BENCH_JSON "):]), split
     raise RuntimeError(f"wrk gave no result (exit {running.returncode}):\n{stdout}\n{stderr}")
+
+
+def print_shares(title: str, shares: list) -> None:
+    """A profile's [(share, what)] under a title, one line each."""
+    print(title)
+    for share, what in shares:
+        print(f"  {share:6.1%}  {what}")
 
 
 def ratio(app: Result, baseline: Result) -> dict:
