@@ -383,3 +383,27 @@ def screenshot(request):
         return path
 
     return take
+
+
+# --- accessibility (axe-core, shipped inside axe-playwright-python) ---------------
+
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+@pytest.fixture(scope="session")
+def axe_violations():
+    """``axe_violations(page)``: axe-core's WCAG 2.1 A/AA violations on the page
+    as it is now, one readable line each (``[]`` when it passes)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+
+    def run(pg):
+        results = axe.run(pg, options={"runOnly": {"type": "tag", "values": AXE_TAGS},
+                                       "resultTypes": ["violations"]})
+        return [f"{item['id']} ({item['impact']}): "
+                + "; ".join(node["target"][0] if isinstance(node["target"][0], str)
+                            else str(node["target"]) for node in item["nodes"][:5])
+                for item in results.response["violations"]]
+
+    return run
