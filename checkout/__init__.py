@@ -76,7 +76,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     db.init_app(app)
 
-    from . import web
+    from . import cli, web
 
     web.init_app(app)
+    cli.init_app(app)
     return app

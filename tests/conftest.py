@@ -21,7 +21,7 @@ from werkzeug.wrappers import Request, Response
 
 from checkout import create_app
 from checkout.db import db
-from checkout.db_cli import upgrade
+from checkout.cli.db import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"

@@ -8,7 +8,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 
 from checkout.db import db
-from checkout.db_cli import alembic_config
+from checkout.cli.db import alembic_config
 
 
 def test_the_migration_history_has_one_head():

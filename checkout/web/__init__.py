@@ -1,5 +1,5 @@
-"""The web layer: extensions, blueprints, CLI groups, security headers and
-error pages. Blueprints are thin: parse the request, call one domain
+"""The web layer: extensions, blueprints, security headers and error
+pages. Blueprints are thin: parse the request, call one domain
 function, render one template."""
 
 from __future__ import annotations
@@ -28,15 +28,6 @@ BLUEPRINTS = [
     "checkout.web.button",
 ]
 
-# Modules that expose a click group as ``group`` (``flask --app wsgi <name> …``).
-CLI_GROUPS = [
-    "checkout.merchants_cli",
-    "checkout.db_cli",
-    "checkout.coupons_cli",
-    "checkout.webhooks_cli",
-    "checkout.demo_cli",
-]
-
 # Path prefixes answered as JSON APIs (BeeCloud result codes), not HTML pages.
 API_PREFIXES = ("/1/rest/", "/2/rest/")
 
@@ -52,8 +43,6 @@ def init_app(app: Flask) -> None:
         app.register_blueprint(module.bp)
         if getattr(module, "CSRF_EXEMPT", False):
             csrf.exempt(module.bp)
-    for path in CLI_GROUPS:
-        app.cli.add_command(importlib.import_module(path).group)
     app.after_request(security_headers)
     _register_error_pages(app)
 

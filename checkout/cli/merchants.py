@@ -7,7 +7,7 @@ import json
 import click
 from flask.cli import AppGroup
 
-from . import merchants
+from .. import merchants
 
 group = AppGroup("merchants", help="Create and manage merchant apps.")
 

@@ -11,8 +11,8 @@ import time
 import click
 from flask.cli import AppGroup
 
-from .db import db
-from .sandbox import webhooks
+from ..db import db
+from ..sandbox import webhooks
 
 group = AppGroup("webhooks", help="Deliver the sandbox's signed webhooks (seed 003 4.4).")
 

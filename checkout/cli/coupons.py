@@ -14,9 +14,9 @@ from datetime import datetime, timezone
 import click
 from flask.cli import AppGroup
 
-from . import merchants
-from .models import CouponTemplate
-from .sandbox import coupons
+from .. import merchants
+from ..models import CouponTemplate
+from ..sandbox import coupons
 
 group = AppGroup("coupons", help="Coupon templates and coupons of a merchant app (seed 003 4.6).")
 

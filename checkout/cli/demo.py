@@ -13,7 +13,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from . import demo, merchants
+from .. import demo, merchants
 
 group = AppGroup("demo", help="The demo storefront and its merchant app.")
 

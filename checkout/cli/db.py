@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 
 group = AppGroup("db", help="Database schema (Alembic migrations).")
 
-MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def alembic_config(url: str | None = None) -> Config:
