@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from . import channels as channel_catalogue
 from .clock import now_ms
 from .db import db
+from .inputs import is_clean
 from .models import Merchant
 
 
@@ -91,8 +92,8 @@ def create_merchant(name: str, *, channels: list[str] | None = None,
 
 
 def get_merchant(app_id: object) -> Merchant | None:
-    if not isinstance(app_id, str) or not app_id or len(app_id) > 36:
-        return None
+    if not isinstance(app_id, str) or not app_id or len(app_id) > 36 or not is_clean(app_id):
+        return None  # names no app (and a NUL would not even reach PostgreSQL)
     return db.session.execute(
         db.select(Merchant).where(Merchant.app_id == app_id)
     ).scalar_one_or_none()

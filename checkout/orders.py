@@ -50,6 +50,7 @@ from sqlalchemy.exc import IntegrityError
 from . import money, signing
 from .clock import now_ms
 from .db import db
+from .inputs import BadInput, parse_json
 from .merchants import get_merchant
 from .models import CheckoutOrder, Merchant
 
@@ -232,9 +233,9 @@ def _json_object(fields: Mapping, name: str) -> dict | None:
         if len(value.encode("utf-8")) > MAX_OPTIONAL_BYTES:
             raise OrderRefused(name, "too_long", f"{name} is too large")
         try:
-            value = json.loads(value)
-        except ValueError:
-            raise OrderRefused(name, "json_invalid", f"{name} must be a JSON object") from None
+            value = parse_json(value, name)
+        except BadInput as bad:
+            raise OrderRefused(bad.field, "json_invalid", bad.message) from None
     if value in (None, ""):
         return None
     if not isinstance(value, dict):

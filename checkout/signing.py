@@ -18,8 +18,8 @@ def md5_hex(text: str) -> str:
 
 def same_signature(expected: str, given: object) -> bool:
     """Constant-time, case-insensitive comparison of two hex signatures."""
-    if not isinstance(given, str):
-        return False
+    if not isinstance(given, str) or not given.isascii():
+        return False  # no hex signature holds other characters (nor can they all be encoded)
     return hmac.compare_digest(expected.lower().encode(), given.strip().lower().encode())
 
 

@@ -215,10 +215,12 @@ def test_timestamp_as_digit_string_is_accepted(client, merchant):
     assert post_bill(client, body)["result_code"] == 0
 
 
-def test_nul_in_app_id_is_app_invalid(client, merchant):
+def test_nul_in_app_id_is_refused_at_the_boundary_naming_it(client, merchant):
     body = bill_request(merchant)
     body["app_id"] = merchant.app_id[:-1] + "\x00"
-    refused(post_bill(client, body), 1)
+    answer = post_bill(client, body)
+    refused(answer, 5)
+    assert answer["err_detail"].startswith("app_id ")
 
 
 def test_non_numeric_timestamp_is_app_invalid(client, merchant):

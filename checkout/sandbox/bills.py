@@ -53,6 +53,8 @@ OK, APP_INVALID, CHANNEL_INVALID, MISS_PARAM, PARAM_INVALID = 0, 1, 3, 4, 5
 CHANNEL_ERROR, NO_SUCH_BILL = 7, 8
 
 BILL_NO = re.compile(r"[0-9A-Za-z]{8,32}")   # seed 001 line 46: 8 to 32 letters/digits
+# Milliseconds as digits: str.isdigit() would also pass "²" or "١", which int() refuses.
+TIMESTAMP = re.compile(r"[0-9]{1,16}")
 IDENTITY_ID = re.compile(r"[0-9A-Za-z]{1,50}")  # seed 001 line 105 (YEE_WAP)
 TITLE_MAX_BYTES = 32                           # seed 001 line 47; issue 2: UTF-8 bytes
 # Our own guard, not BeeCloud's: keeps amounts far inside BIGINT and every
@@ -101,8 +103,8 @@ def authenticate(fields: dict, *, secret: str = "app", now: int | None = None) -
     if not isinstance(app_id, str) or "\x00" in app_id:
         raise Refused(APP_INVALID, "app_id must be a string")
     if isinstance(timestamp, bool) or not (
-            isinstance(timestamp, int) or (isinstance(timestamp, str) and timestamp.isdigit()
-                                           and len(timestamp) <= 16)):
+            isinstance(timestamp, int) or (isinstance(timestamp, str)
+                                           and TIMESTAMP.fullmatch(timestamp))):
         raise Refused(APP_INVALID, "timestamp must be milliseconds since the epoch")
     if not isinstance(sign, str):
         raise Refused(APP_INVALID, "app_sign must be a string")

@@ -33,8 +33,9 @@ API_PREFIXES = ("/1/rest/", "/2/rest/")
 
 
 def init_app(app: Flask) -> None:
-    from . import static_files
+    from . import boundary, static_files
 
+    boundary.init_app(app)  # first: nothing else reads the request before it is checked
     csrf.init_app(app)
     i18n.init_app(app)
     static_files.init_app(app)
@@ -71,13 +72,12 @@ def wants_json() -> bool:
 def _register_error_pages(app: Flask) -> None:
     from werkzeug.exceptions import HTTPException
 
+    from . import boundary
+
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         if request.path.startswith(API_PREFIXES):
-            # BeeCloud answers HTTP 200 with a result code; 14 is RUNTIME_ERROR.
-            code, msg = (5, "PARAM_INVALID") if error.code == 413 else (14, "RUNTIME_ERROR")
-            return jsonify(result_code=code, result_msg=msg,
-                           err_detail=error.description or error.name), 200
+            return boundary.api_answer(error)
         if wants_json():
             return jsonify(ERROR=error.description or error.name), error.code
         return render_template("errors/http.html", error=error), error.code

@@ -30,11 +30,13 @@ from .. import chooser as choosing
 from .. import coupon_offers, devices, handoff, i18n, money, orders, paypal_pay
 from ..channels import WECHAT
 from ..handoff import ChannelRefused, ChannelUnavailable, NeedsOpenid
+from ..inputs import BadInput
 from ..merchants import allowed_origins, get_merchant
 from ..models import CheckoutOrder, Merchant
 from ..orders import OrderRefused
 from ..page_cache import PageCache
-from . import wants_json
+from . import boundary, wants_json
+from .boundary import json_body
 from .security import inline_script_hashes, order_csrf_ok, order_csrf_token, page_csp
 
 bp = Blueprint("pay", __name__)
@@ -88,7 +90,7 @@ CHANNEL_PROBLEMS = {
 
 def _fields() -> dict:
     if request.is_json:
-        data = request.get_json(silent=True)
+        data = json_body()
         if not isinstance(data, dict):
             raise OrderRefused("body", "invalid", "the body must be a JSON object")
         return data
@@ -165,21 +167,36 @@ def _refusal_text(refused: OrderRefused) -> str:
     return str(REFUSALS.get(refused.reason, REFUSALS["invalid"])) % {"field": refused.field}
 
 
+@bp.errorhandler(BadInput)
+def bad_input(error: BadInput):
+    """A value the input boundary refused: on the entry, the entry's own
+    refusal (a page the merchant may frame, or ``{"ERROR": …}``)."""
+    if request.endpoint == "pay.jsapi":
+        return _cors(make_response(jsonify(ERROR=error.message), 400), None)
+    if request.endpoint == "pay.entry":
+        return refused_order(OrderRefused(error.field, "invalid", error.message))
+    return boundary.refused(error)
+
+
 @bp.route("/pay", methods=["GET", "POST"])
 def entry():
     try:
         fields = _fields()
         order = orders.open_order(fields)
     except OrderRefused as refused:
-        if wants_json() or request.is_json:
-            # BeeCloud's button reports errors as {"ERROR": …} (seed 003, BC.err).
-            return jsonify(ERROR=refused.detail), 400
-        # Framable by the merchant named in the request, if any, so the
-        # message shows inside the button's modal too.
-        merchant = get_merchant(request.values.get("appId") or request.values.get("app_id"))
-        return _page("pay/refused.html", None, merchant, status=400,
-                     message=_refusal_text(refused), field=refused.field)
+        return refused_order(refused)
     return _to_chooser(order)
+
+
+def refused_order(refused: OrderRefused):
+    if wants_json() or request.is_json:
+        # BeeCloud's button reports errors as {"ERROR": …} (seed 003, BC.err).
+        return jsonify(ERROR=refused.detail), 400
+    # Framable by the merchant named in the request, if any, so the
+    # message shows inside the button's modal too.
+    merchant = get_merchant(request.values.get("appId") or request.values.get("app_id"))
+    return _page("pay/refused.html", None, merchant, status=400,
+                 message=_refusal_text(refused), field=refused.field)
 
 
 # --- chooser --------------------------------------------------------------------------------
@@ -445,7 +462,7 @@ def jsapi_preflight():
 
 @bp.post("/pay/jsapi")
 def jsapi():
-    data = request.get_json(silent=True)
+    data = json_body()
     merchant = get_merchant((data or {}).get("appId") or (data or {}).get("app_id")) \
         if isinstance(data, dict) else None
     try:

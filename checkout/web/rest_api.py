@@ -17,11 +17,11 @@ and ``serve`` from here so the request rules live in one place.
 
 from __future__ import annotations
 
-import json
 from typing import Callable
 
 from flask import Blueprint, jsonify, request
 
+from ..inputs import BadInput, parse_json
 from ..models import Merchant
 from ..sandbox import bills, offline
 from ..sandbox.bills import MISS_PARAM, PARAM_INVALID, Refused
@@ -31,12 +31,14 @@ CSRF_EXEMPT = True  # machine-to-machine, authenticated by app_sign
 
 
 def _parse_json(raw: bytes | str, what: str) -> dict:
-    """A JSON object, or ``Refused(5)`` for anything else: invalid UTF-8 or JSON,
-    absurd nesting, over-long integers, a list or a scalar."""
+    """A JSON object under the input boundary's rules (``checkout.inputs``),
+    or ``Refused(5)`` naming what is wrong: invalid UTF-8 or JSON, a lone
+    surrogate or control character, absurd nesting, an integer no column
+    holds, a duplicate key, a list or a scalar."""
     try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-        raise Refused(PARAM_INVALID, f"{what} is not valid JSON") from None
+        data = parse_json(raw, what)
+    except BadInput as bad:
+        raise Refused(PARAM_INVALID, bad.message) from None
     if not isinstance(data, dict):
         raise Refused(PARAM_INVALID, f"{what} must be a JSON object")
     return data

@@ -22,10 +22,12 @@ from flask_babel import get_locale
 
 from .. import channels as catalogue
 from .. import money
+from ..inputs import BadInput
 from ..merchants import get_merchant
 from ..models import Bill
 from ..sandbox import settlement
 from . import DEFAULT_CSP, csrf
+from .boundary import json_body
 
 bp = Blueprint("sandbox_cashier", __name__)
 
@@ -143,7 +145,10 @@ def _wechat_answer(outcome: str, detail: str = "", status: int = 200):
 
 @bp.post("/sandbox/wechat/pay")
 def wechat_pay():
-    data = request.get_json(silent=True)
+    try:
+        data = json_body()
+    except BadInput as bad:
+        return _wechat_answer("fail", bad.message, 400)
     if not isinstance(data, dict):
         return _wechat_answer("fail", "the request must be a JSON object", 400)
     package, result = data.get("package"), data.get("result")
