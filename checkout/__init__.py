@@ -41,6 +41,22 @@ class CheckoutApp(Flask):
         return static_files.max_age(filename)
 
 
+def configure_logging(level_name: str) -> None:
+    """Our own loggers (``checkout.*``, which include ``app.logger``) log at
+    ``LOG_LEVEL`` (INFO by default); libraries (Alembic, httpx, SQLAlchemy …)
+    only from WARNING, so a command prints what it did and no chatter; with
+    ``LOG_LEVEL=DEBUG`` everything is shown. One stderr handler is added to
+    the root logger unless it has one already (gunicorn, pytest), as
+    ``logging.basicConfig`` does, so calling this for every app adds none."""
+    level = logging.getLevelName(str(level_name).strip().upper())
+    if not isinstance(level, int):
+        raise ValueError(f"LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, "
+                         f"not {level_name!r}")
+    logging.basicConfig(format="%(levelname)s:%(name)s:%(message)s")
+    logging.getLogger().setLevel(level if level <= logging.DEBUG else max(level, logging.WARNING))
+    logging.getLogger(__name__).setLevel(level)
+
+
 def create_app(config: dict | None = None) -> Flask:
     app = CheckoutApp(
         __name__,
@@ -68,7 +84,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.ensure_ascii = False
     app.json.sort_keys = False
 
-    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+    configure_logging(app.config.get("LOG_LEVEL") or "INFO")
 
     hops = int(app.config.get("PROXY_HOPS") or 0)
     if hops > 0:

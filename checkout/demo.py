@@ -73,23 +73,54 @@ def sibling_hosts(base_url: str) -> tuple[str, ...]:
     return (twins[name] + (":" + port if port else ""),)
 
 
-def setup(base_url: str, extra_hosts: tuple[str, ...] = ()) -> tuple[Merchant, bool]:
-    """The demo merchant, created once: all web channels, return host = this
-    app's host, webhook URL = the demo receiver. ``(merchant, created)``."""
+@dataclass(frozen=True)
+class Setup:
+    merchant: Merchant
+    created: bool
+    # What an existing demo merchant was changed in, one phrase each, for the
+    # operator's terminal (empty when nothing changed).
+    changes: tuple[str, ...] = ()
+
+
+def configure(base_url: str, extra_hosts: tuple[str, ...] = ()) -> Setup:
+    """The demo merchant for this app at ``base_url``: created once (all web
+    channels, return host = this app's host, webhook URL = the demo
+    receiver); later its webhook URL is pointed at ``base_url`` again and the
+    new hosts are added, since the app may now run on another port or host
+    and a webhook sent to the old address would fail for good."""
     base_url = base_url.rstrip("/")
-    hosts = [host_of(base_url), *sibling_hosts(base_url)] + \
-        [merchants.normalise_host(h) for h in extra_hosts]
+    hosts = list(dict.fromkeys([host_of(base_url), *sibling_hosts(base_url)]
+                               + [merchants.normalise_host(h) for h in extra_hosts]))
     webhook_url = f"{base_url}/demo/webhook"
     merchant = demo_merchant()
-    if merchant is not None:
-        known = list(merchant.return_hosts) + [h for h in hosts if h not in merchant.return_hosts]
-        merchants.update_merchant(merchant, return_hosts=known)
-        return merchant, False
-    merchant = merchants.create_merchant(NAME, channels=CHANNELS, return_hosts=hosts,
-                                         webhook_url=webhook_url)
-    db.session.add(DemoShop(app_id=merchant.app_id, created_at=now_ms()))
-    db.session.commit()
-    return merchant, True
+    if merchant is None:
+        merchant = merchants.create_merchant(NAME, channels=CHANNELS, return_hosts=hosts,
+                                             webhook_url=webhook_url)
+        db.session.add(DemoShop(app_id=merchant.app_id, created_at=now_ms()))
+        db.session.commit()
+        return Setup(merchant, created=True)
+    changes = []
+    if merchant.webhook_url != webhook_url:
+        changes.append(f"webhook URL {merchant.webhook_url or '(none)'} → {webhook_url}")
+    added = [host for host in hosts if host not in merchant.return_hosts]
+    if added:
+        changes.append("return hosts + " + ", ".join(added))
+    if changes:
+        merchants.update_merchant(merchant, webhook_url=webhook_url,
+                                  return_hosts=list(merchant.return_hosts) + added)
+    return Setup(merchant, created=False, changes=tuple(changes))
+
+
+def setup(base_url: str, extra_hosts: tuple[str, ...] = ()) -> tuple[Merchant, bool]:
+    """``configure``, answering ``(merchant, created)``."""
+    done = configure(base_url, extra_hosts)
+    return done.merchant, done.created
+
+
+def available(enabled: bool) -> bool:
+    """Whether the demo shop is served: the ``DEMO`` setting is on (the shop
+    then sets itself up on first visit) or ``demo setup`` made its merchant."""
+    return enabled or demo_merchant() is not None
 
 
 def allow_host(merchant: Merchant, host: str) -> None:

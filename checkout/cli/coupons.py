@@ -17,8 +17,10 @@ from flask.cli import AppGroup
 from .. import merchants
 from ..models import CouponTemplate
 from ..sandbox import coupons
+from .db import require_migrated
 
-group = AppGroup("coupons", help="Coupon templates and coupons of a merchant app (seed 003 4.6).")
+group = AppGroup("coupons", help="Coupon templates and coupons of a merchant app (seed 003 4.6).",
+                 callback=require_migrated)
 
 
 def _merchant(app_id: str):

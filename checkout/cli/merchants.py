@@ -8,8 +8,10 @@ import click
 from flask.cli import AppGroup
 
 from .. import merchants
+from .db import require_migrated
 
-group = AppGroup("merchants", help="Create and manage merchant apps.")
+group = AppGroup("merchants", help="Create and manage merchant apps.",
+                 callback=require_migrated)
 
 
 def _split(value: str | None) -> list[str] | None:

@@ -13,8 +13,10 @@ from flask.cli import AppGroup
 
 from ..db import db
 from ..sandbox import webhooks
+from .db import require_migrated
 
-group = AppGroup("webhooks", help="Deliver the sandbox's signed webhooks (seed 003 4.4).")
+group = AppGroup("webhooks", help="Deliver the sandbox's signed webhooks (seed 003 4.4).",
+                 callback=require_migrated)
 
 IDLE_POLL_SECONDS = 1.0  # how often an idle worker looks for due deliveries
 
