@@ -29,9 +29,9 @@ to the same bill — and the original number travels in the bill's
 uses that key), so the merchant's webhook can still find its order.
 
 Bill titles: the gateway allows 32 UTF-8 bytes (issue 2), fewer than 16
-Chinese characters take. ``bill_title`` cuts a longer title at a character
-boundary to fit and ends it with "…"; the checkout's own pages show the
-whole title.
+Chinese characters take. ``bill_title`` cuts a longer title between two
+grapheme clusters (what a reader sees as one character) to fit and ends it
+with "…"; the checkout's own pages show the whole title.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
+import regex
 from sqlalchemy.exc import IntegrityError
 
 from . import money, signing
@@ -342,15 +343,23 @@ def bill_no_for(out_trade_no: str) -> str:
     return "BC" + hashlib.sha256(out_trade_no.encode("utf-8")).hexdigest()[:30]
 
 
+# What a reader sees as one character: an extended grapheme cluster (Unicode
+# UAX #29), e.g. a ZWJ family emoji, a flag, a letter with its accents.
+_GRAPHEME = regex.compile(r"\X")
+
+
 def bill_title(title: str) -> str:
-    """The title as the gateway takes it: at most 32 UTF-8 bytes."""
+    """The title as the gateway takes it: at most 32 UTF-8 bytes, cut between
+    two characters as a reader sees them, so no emoji loses its skin tone or
+    family member and no letter loses its accent."""
     if len(title.encode("utf-8")) <= BILL_TITLE_BYTES:
         return title
+    room = BILL_TITLE_BYTES - len("…".encode("utf-8"))
     cut = ""
-    for ch in title:
-        if len((cut + ch).encode("utf-8")) + len("…".encode("utf-8")) > BILL_TITLE_BYTES:
+    for grapheme in _GRAPHEME.findall(title):
+        if len((cut + grapheme).encode("utf-8")) > room:
             break
-        cut += ch
+        cut += grapheme
     return cut + "…"
 
 

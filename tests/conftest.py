@@ -407,3 +407,39 @@ def axe_violations():
                 for item in results.response["violations"]]
 
     return run
+
+
+# --- shared by the round-trip tests (and free for any REST or cashier test) -------------
+
+@pytest.fixture
+def app_signed():
+    """``app_signed(merchant, secret=None, **fields)``: a BeeCloud REST
+    request's fields with ``app_id``, ``timestamp`` (now) and ``app_sign =
+    md5(app_id + timestamp + secret)`` (seed 001), the app secret unless told
+    (``merchant.test_secret`` for ``/2/rest/sandbox/…``)."""
+    from checkout import signing
+    from checkout.clock import now_ms
+
+    def sign(merchant, secret=None, **fields):
+        timestamp = now_ms()
+        key = merchant.app_secret if secret is None else secret
+        return {"app_id": merchant.app_id, "timestamp": timestamp,
+                "app_sign": signing.app_sign(merchant.app_id, timestamp, key), **fields}
+
+    return sign
+
+
+@pytest.fixture
+def press_cashier(client):
+    """``press_cashier(bill, "pay"|"fail"|"cancel")``: the shopper presses a
+    button of the bill's sandbox cashier (``/sandbox/cashier/<token>``): the
+    page is loaded for its CSRF token, then the form is posted."""
+    import re
+
+    def press(bill, action="pay"):
+        path = f"/sandbox/cashier/{bill.cashier_token}"
+        page = client.get(path).get_data(as_text=True)
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        return client.post(f"{path}/{action}", data={"csrf_token": token})
+
+    return press
