@@ -42,6 +42,20 @@ ENVIRONMENT: dict[str, tuple[type, object]] = {
     # same checkout (checkout.page_cache; a kept page is served only while the
     # order and merchant rows it was made from are unchanged). 0: never kept.
     "PAGE_CACHE_SECONDS": (int, 600),
+    # Card-testing defence (checkout.card_attempts): how many FAILED card
+    # attempts (details that break a card rule, or a decline) are allowed in a
+    # moving window, in the limits library's notation ("5 per 15 minutes",
+    # "10/hour"); "off" turns one off. Counted per order (app + bill_no), per
+    # shopper IP and per merchant app, in the card form and the international
+    # API's PAYPAL_CREDITCARD alike.
+    "CARD_FAILURES_PER_ORDER": (str, "5 per 15 minutes"),
+    "CARD_FAILURES_PER_IP": (str, "10 per hour"),
+    "CARD_FAILURES_PER_MERCHANT": (str, "50 per hour"),
+    # Where those counts live: this Redis (redis://host:6379/0) when set, else
+    # the app's own database. Either way every worker and host shares them.
+    "REDIS_URL": (str, ""),
+    # Put before every key this app writes to Redis, so deployments can share one.
+    "REDIS_KEY_PREFIX": (str, "checkout"),
     # Serve the demo storefront and demo webhook receiver under /demo.
     "DEMO": (bool, False),
     "LOG_LEVEL": (str, "INFO"),

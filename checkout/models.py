@@ -327,3 +327,24 @@ class WeChatOAuthCode(db.Model):
     scope: Mapped[str] = mapped_column(String(32), nullable=False)
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
     used_at: Mapped[Optional[int]] = mapped_column(BigInteger)
+
+
+# --- Rate limits in the database (``checkout.rate_limit_storage``) ---
+
+class RateLimitEntry(db.Model):
+    """One hit of a rate limit (for the card-testing defence: one failed card
+    attempt) under a ``limits`` key such as
+    ``LIMITER/card-failures/ip/203.0.113.7/10/1/hour``. The moving window
+    counts a key's entries younger than the window; older ones are swept as
+    new ones arrive. Keys name an order, an IP or an app: never card data.
+    Used when no ``REDIS_URL`` is set."""
+
+    __tablename__ = "rate_limit_entries"
+    __table_args__ = (Index("ix_rate_limit_entries_key_at", "key", "at"),
+                      Index("ix_rate_limit_entries_expires_at", "expires_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(255), nullable=False)
+    at: Mapped[int] = mapped_column(BigInteger, nullable=False)  # ms
+    # ``at`` + the limit's window: past it the entry counts in no window.
+    expires_at: Mapped[int] = mapped_column(BigInteger, nullable=False)

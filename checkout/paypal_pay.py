@@ -12,6 +12,12 @@ Cards are checked here with ``checkout.cards`` before the gateway sees them
 errors. Card numbers and CVVs pass through in memory only; what the checkout
 keeps (``BuyerCard``) is brand, last four and expiry, to offer the card again
 as "Visa •••• 4242" for the same ``buyer_id``.
+
+Card-testing defence (``checkout.card_attempts``): a card is tried only while
+the order, the shopper's IP and the merchant have room for another failure,
+and every card that fails here (a broken card rule or a decline) is counted.
+The checkout counts its own failures; the embedded gateway's in-process
+call does not count them again.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.exc import IntegrityError
 
-from . import cards, money, orders
+from . import card_attempts, cards, money, orders
 from .channels import CHANNELS
 from .clock import now_ms
 from .db import db
@@ -43,10 +49,14 @@ class PaymentProblem(Exception):
     turns into a sentence (``paypal_checkout.REASONS``), ``problems`` the card
     form's per-field problems when the card itself is wrong."""
 
-    def __init__(self, reason: str, problems: list[cards.Problem] | None = None):
+    def __init__(self, reason: str, problems: list[cards.Problem] | None = None, *,
+                 retry_minutes: int | None = None, retry_after: int | None = None):
         super().__init__(reason)
         self.reason = reason
         self.problems = problems or []
+        # "too_many_attempts": when card payments open again, rounded up.
+        self.retry_minutes = retry_minutes
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -187,17 +197,45 @@ def check_card_form(form: dict, *, today: tuple[int, int] | None = None) -> card
         raise PaymentProblem("card", problems or refused.problems) from None
 
 
+def _attempt(merchant: Merchant, order: CheckoutOrder,
+             client_ip: str | None) -> card_attempts.Attempt:
+    return card_attempts.Attempt(app_id=merchant.app_id, bill_no=order.bill_no,
+                                 client_ip=client_ip)
+
+
+def check_card_attempts(merchant: Merchant, order: CheckoutOrder,
+                        client_ip: str | None) -> None:
+    """``PaymentProblem("too_many_attempts")`` when no card may be tried for
+    this order from this IP now."""
+    try:
+        card_attempts.current().check(_attempt(merchant, order, client_ip))
+    except card_attempts.TooManyAttempts as full:
+        raise PaymentProblem("too_many_attempts", retry_minutes=full.minutes,
+                             retry_after=full.retry_after) from None
+
+
 def pay_by_card(merchant: Merchant, order: CheckoutOrder, form: dict, *,
-                save: bool = False) -> CardPayment:
+                save: bool = False, client_ip: str | None = None) -> CardPayment:
     """Charge the card of the form; keep it for the buyer when asked (and
-    the order has a buyer_id)."""
+    the order has a buyer_id). ``client_ip``: the shopper's, for the
+    card-testing limits."""
     if not accepts_currency(order.currency):
         raise PaymentProblem("currency")
-    card = check_card_form(form)
-    info = {"card_number": card.number, "expire_month": card.exp_month,
-            "expire_year": card.exp_year, "cvv": card.cvv, "first_name": card.first_name,
-            "last_name": card.last_name, "card_type": card.brand}
-    answer = _create(merchant, order, PAYPAL_CREDITCARD, credit_card_info=info)
+    check_card_attempts(merchant, order, client_ip)
+    try:
+        card = check_card_form(form)
+        info = {"card_number": card.number, "expire_month": card.exp_month,
+                "expire_year": card.exp_year, "cvv": card.cvv, "first_name": card.first_name,
+                "last_name": card.last_name, "card_type": card.brand}
+        answer = _create(merchant, order, PAYPAL_CREDITCARD, credit_card_info=info)
+    except PaymentProblem as problem:
+        if problem.reason == "declined" or (
+                problem.reason == "card" and card_attempts.tried(p.code for p in problem.problems)):
+            card_attempts.current().record_failure(_attempt(merchant, order, client_ip))
+            # The failure that fills a limit says so now, rather than after
+            # the shopper has typed another card in vain.
+            check_card_attempts(merchant, order, client_ip)
+        raise
     card_id = answer.get("credit_card_id")
     saved = False
     if save and order.buyer_id and isinstance(card_id, str) and card_id:

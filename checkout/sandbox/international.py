@@ -19,6 +19,17 @@ rounding — so JPY/HUF/TWD refuse any fraction).
 Sandbox test cards, like PayPal's and Stripe's sandboxes: a valid card whose
 number is in ``DECLINED_TEST_CARDS`` is declined by the "bank" (result code 7),
 so shoppers' decline handling can be tried.
+
+Card-testing defence (``checkout.card_attempts``): when the API view passes
+``attempts``, a PAYPAL_CREDITCARD call is refused while the bill_no, the
+shopper's IP or the app has no room for another failed card, and each card
+that breaks a rule or is declined is counted. The refusal is seed 002's
+error shape with result code 7 CHANNEL_ERROR and an ``err_detail`` starting
+``TOO_MANY_CARD_ATTEMPTS:`` that says when to try again — 7 because the
+request itself is valid (5 PARAM_INVALID would send the merchant looking for
+a wrong field) and it is the payment side refusing, like ``CARD_DECLINED``;
+never 14, which means our own fault. The checkout's in-process calls pass no
+``attempts``: the checkout counts its own shoppers' failures.
 """
 
 from __future__ import annotations
@@ -29,7 +40,7 @@ import uuid
 
 from sqlalchemy.exc import IntegrityError
 
-from .. import cards
+from .. import card_attempts, cards
 from .. import channels as catalogue
 from .. import money
 from ..clock import now_ms
@@ -189,14 +200,43 @@ def _trade_no() -> str:
     return "PAY-" + secrets.token_hex(12).upper()
 
 
+class CardDeclined(Refused):
+    """The simulated bank declined the card (a failed card attempt)."""
+
+
+# What a refusal for too many failed card attempts names, per limit.
+_LIMITED = {card_attempts.ORDER: "for this bill_no",
+            card_attempts.IP: "from this shopper's IP address",
+            card_attempts.MERCHANT: "for this app"}
+
+
+def _too_many(full: card_attempts.TooManyAttempts) -> Refused:
+    minutes = full.minutes
+    return Refused(CHANNEL_ERROR,
+                   f"TOO_MANY_CARD_ATTEMPTS: too many failed card attempts {_LIMITED[full.scope]} "
+                   f"(at most {full.limit.amount} in {_window(full.limit)}); try again in "
+                   f"{minutes} minute{'s' if minutes != 1 else ''}; nothing was charged")
+
+
+def _window(item) -> str:
+    seconds = item.get_expiry()
+    if seconds % 3600 == 0:
+        hours = seconds // 3600
+        return f"{hours} hour{'s' if hours != 1 else ''}"
+    if seconds % 60 == 0:
+        minutes = seconds // 60
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{seconds} seconds"
+
+
 def _charge(bill: Bill, card_brand: str, last4: str, number: str | None = None) -> None:
     """The simulated card charge: declined test cards fail the bill (result
     code 7); others pay it. Raises ``Refused`` when the bill is not paid."""
     settlement = _settlement()
     if number is not None and number in DECLINED_TEST_CARDS:
         settlement.mark_failed(bill)
-        raise Refused(CHANNEL_ERROR, f"CARD_DECLINED: the {cards.brand_name(card_brand)} card "
-                                     f"ending {last4} was declined by its bank")
+        raise CardDeclined(CHANNEL_ERROR, f"CARD_DECLINED: the {cards.brand_name(card_brand)} "
+                                          f"card ending {last4} was declined by its bank")
     if not settlement.mark_paid(bill, trade_no=_trade_no()):
         db.session.refresh(bill)
         raise Refused(CHANNEL_ERROR, f"ORDERPAID: bill_no {bill.bill_no} has already been paid"
@@ -205,16 +245,32 @@ def _charge(bill: Bill, card_brand: str, last4: str, number: str | None = None) 
 
 
 def _pay_by_card(merchant: Merchant, fields: dict, common: dict, channel: catalogue.Channel,
-                 test_mode: bool) -> dict:
+                 test_mode: bool, attempts: card_attempts.CardAttempts | None,
+                 client_ip: str | None) -> dict:
     if fields.get("credit_card_info") in (None, ""):
         raise Refused(MISS_PARAM, "credit_card_info is required for PAYPAL_CREDITCARD")
+    attempt = card_attempts.Attempt(
+        app_id=merchant.app_id, bill_no=common["bill_no"],
+        client_ip=card_attempts.shopper_ip(common["analysis"], client_ip))
+    if attempts is not None:
+        try:
+            attempts.check(attempt)
+        except card_attempts.TooManyAttempts as full:
+            raise _too_many(full) from None
     try:
         card = cards.check_card(fields["credit_card_info"])
     except cards.CardRefused as refused:
+        if attempts is not None and card_attempts.tried(p.code for p in refused.problems):
+            attempts.record_failure(attempt)
         raise Refused(PARAM_INVALID, refused.err_detail) from None
     bill = _open(merchant, common, channel, test_mode=test_mode, return_url=None,
                  params={"brand": card.brand, "last4": card.last4})
-    _charge(bill, card.brand, card.last4, card.number)
+    try:
+        _charge(bill, card.brand, card.last4, card.number)
+    except CardDeclined:
+        if attempts is not None:
+            attempts.record_failure(attempt)
+        raise
     saved = SavedCard(id="CARD_" + secrets.token_hex(10).upper(), app_id=merchant.app_id,
                       buyer_id=common["buyer_id"], brand=card.brand, last4=card.last4,
                       exp_month=card.exp_month, exp_year=card.exp_year,
@@ -257,9 +313,14 @@ def _pay_by_saved_card(merchant: Merchant, fields: dict, common: dict,
 
 
 def create_international_bill(merchant: Merchant, request: dict, *,
-                              test_mode: bool = False) -> dict:
+                              test_mode: bool = False,
+                              attempts: card_attempts.CardAttempts | None = None,
+                              client_ip: str | None = None) -> dict:
     """``POST /1/rest/international/bill`` for an authenticated merchant: the
-    exact answer map of seed 002 (``id``, plus ``url`` or ``credit_card_id``)."""
+    exact answer map of seed 002 (``id``, plus ``url`` or ``credit_card_id``).
+    ``attempts``: limit failed PAYPAL_CREDITCARD cards (the API view passes
+    them, with ``client_ip``, the caller's address, counted when the body has
+    no ``analysis.ip``)."""
     if not isinstance(request, dict):
         return answer(PARAM_INVALID, "the request must be a JSON object")
     try:
@@ -269,7 +330,8 @@ def create_international_bill(merchant: Merchant, request: dict, *,
         currency = check_currency(request)
         common = _common(request, currency, check_total_fee(request, currency))
         if channel.code == PAYPAL_CREDITCARD:
-            return _pay_by_card(merchant, request, common, channel, test_mode)
+            return _pay_by_card(merchant, request, common, channel, test_mode, attempts,
+                                client_ip)
         if channel.code == PAYPAL_SAVED_CREDITCARD:
             return _pay_by_saved_card(merchant, request, common, channel, test_mode)
         bills._require(request, "return_url", " for PAYPAL_PAYPAL")

@@ -9,7 +9,7 @@ import importlib
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFProtect
 
-from .. import i18n
+from .. import card_attempts, i18n
 
 csrf = CSRFProtect()
 
@@ -38,6 +38,7 @@ def init_app(app: Flask) -> None:
     boundary.init_app(app)  # first: nothing else reads the request before it is checked
     csrf.init_app(app)
     i18n.init_app(app)
+    card_attempts.init_app(app)  # failed-card limits on a shared storage
     static_files.init_app(app)
     for path in BLUEPRINTS:
         module = importlib.import_module(path)

@@ -8,12 +8,17 @@ rules are ``checkout.web.rest_api``'s; the work is
 The official Python SDK (``beecloud`` 3.6.0, ``BCPay.international_pay``)
 posts to ``/2/rest/international/bill`` (its REST root is ``/2/``), so that
 path answers too.
+
+Failed PAYPAL_CREDITCARD cards are limited (``checkout.card_attempts``): the
+IP counted is the body's ``analysis.ip`` (the shopper's) or else the
+caller's, ``request.remote_addr`` as ``PROXY_HOPS`` (ProxyFix) makes it.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, request
 
+from .. import card_attempts
 from ..sandbox import international
 from .rest_api import read_body, serve
 
@@ -24,4 +29,5 @@ CSRF_EXEMPT = True  # authenticated by app_sign, called by servers
 @bp.post("/1/rest/international/bill")
 @bp.post("/2/rest/international/bill")
 def create_international_bill():
-    return serve(read_body, international.create_international_bill)
+    return serve(read_body, lambda merchant, fields: international.create_international_bill(
+        merchant, fields, attempts=card_attempts.current(), client_ip=request.remote_addr))

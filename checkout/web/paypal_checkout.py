@@ -10,6 +10,11 @@ Thin views: read the form, call ``checkout.paypal_pay``, render
 ``/pay/<order_token>/return``, which asks the gateway for the real status.
 A card number or CVV is never put back into a page: after an error the
 shopper types them again.
+
+After too many failed card attempts (``checkout.card_attempts``) both card
+views answer 429 with ``paypal/too_many_attempts.html``: when card payments
+open again, and the ways to pay that are still open. The shopper's IP is
+``request.remote_addr``, which ``PROXY_HOPS`` (ProxyFix) makes the real one.
 """
 
 from __future__ import annotations
@@ -66,6 +71,15 @@ def _result_page(order: CheckoutOrder):
     return redirect(f"/pay/{order.id}/return", 303)
 
 
+def _too_many_attempts_page(order, merchant, problem: PaymentProblem):
+    response = render_template(
+        "paypal/too_many_attempts.html", order=order, merchant=merchant,
+        amount=money.format_amount(order.amount, order.currency),
+        minutes=problem.retry_minutes,
+        paypal_offered="PAYPAL_PAYPAL" in paypal_pay.offered_channels(merchant, order))
+    return response, 429, {"Retry-After": str(problem.retry_after)}
+
+
 def _card_page(order, merchant, *, problem: PaymentProblem | None = None, form=None,
                status: int = 200):
     errors: dict[str, str] = {}
@@ -104,6 +118,10 @@ def card_form(token):
     order, merchant = order_or_404(token)
     if not paypal_pay.accepts_currency(order.currency):
         abort(404)
+    try:
+        paypal_pay.check_card_attempts(merchant, order, request.remote_addr)
+    except PaymentProblem as problem:
+        return _too_many_attempts_page(order, merchant, problem)
     return _card_page(order, merchant)
 
 
@@ -112,10 +130,13 @@ def pay_by_card(token):
     order, merchant = order_or_404(token)
     form = request.form
     try:
-        paypal_pay.pay_by_card(merchant, order, form, save=form.get("save_card") == "1")
+        paypal_pay.pay_by_card(merchant, order, form, save=form.get("save_card") == "1",
+                               client_ip=request.remote_addr)
     except PaymentProblem as problem:
         if problem.reason == "already_paid":
             return _result_page(order)
+        if problem.reason == "too_many_attempts":
+            return _too_many_attempts_page(order, merchant, problem)
         return _card_page(order, merchant, problem=problem, form=form,
                           status=422 if problem.reason == "card" else 402)
     return _result_page(order)
