@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from . import merchants, signing
 from .clock import now_ms
 from .db import db
+from .inputs import BadInput, parse_json
 from .models import DemoShop, DemoWebhook, Merchant
 
 NAME = "秒支付 Demo Tea Shop"
@@ -173,9 +174,9 @@ def receive_webhook(merchant: Merchant, raw: bytes) -> str | None:
     """Check and keep one webhook. None when accepted (answer ``success``),
     else why it was refused (answer anything but ``success``)."""
     try:
-        event = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return "not JSON"
+        event = parse_json(raw, "the webhook")
+    except BadInput as bad:
+        return bad.message
     if not isinstance(event, dict):
         return "not a JSON object"
     try:

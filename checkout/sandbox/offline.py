@@ -111,7 +111,8 @@ def _bills_by_no(merchant: Merchant, fields: dict, bill_no: object,
         raise Refused(PARAM_INVALID, "bill_no must be 8 to 32 letters and/or digits")
     channel = fields.get("channel")
     if channel not in (None, ""):
-        if channel not in catalogue.CHANNELS or (allowed and channel not in allowed):
+        if not isinstance(channel, str) or channel not in catalogue.CHANNELS \
+                or (allowed and channel not in allowed):
             raise Refused(CHANNEL_INVALID, f"channel {bills._shown(channel)} is not valid here")
     found = [bill for bill in bills._bills_for(merchant.app_id, False, bill_no)
              if channel in (None, "") or bill.channel == channel]
