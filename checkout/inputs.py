@@ -118,6 +118,12 @@ def parse_json(raw: bytes | str, field: str) -> object:
     return data
 
 
+def json_size(value: object) -> int:
+    """How big a JSON field is, wherever a size limit applies to one: the
+    UTF-8 bytes of its compact text (as browsers and SDKs send it)."""
+    return len(json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+
+
 def check_document(data: object, field: str) -> None:
     """Walk a parsed document (without recursion): depth, and every key and
     string under the text rules. Errors name the path, e.g. ``optional.k``."""

@@ -25,7 +25,7 @@ import pytest
 from markupsafe import escape
 from werkzeug.urls import iri_to_uri
 
-from checkout import cards, orders
+from checkout import cards, inputs, orders
 from checkout.clock import now_ms
 from checkout.db import db
 from checkout.models import Bill, CheckoutOrder, SavedCard
@@ -47,9 +47,8 @@ PC = {"User-Agent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.3
 # The gateway's rules (checkout/sandbox/bills.py): titles in UTF-8 bytes,
 # ids in characters; store_id, seller_id and operator_id take 32.
 REST_STORE_IDS = 32
-# The gateway has no byte limit of its own on optional / analysis yet (only
-# the 256 KB body limit); a merchant's large object of ~7 KB.
-REST_OBJECT_BYTES = 7 * 1024
+# The gateway's own limit on optional / analysis (compact JSON bytes).
+REST_OBJECT_BYTES = bills.MAX_MAP_BYTES
 
 _counter = iter(range(10 ** 6))
 
@@ -66,8 +65,9 @@ def json_text(value) -> str:
 
 
 def json_size(value) -> int:
-    """``orders.MAX_OPTIONAL_BYTES``'s measure: UTF-8 bytes of the JSON text."""
-    return utf8_size(json_text(value))
+    """The size limits' measure (``checkout.inputs.json_size``): UTF-8 bytes
+    of the compact JSON text."""
+    return inputs.json_size(value)
 
 
 def fill(units, limit: int, size=utf8_size) -> str:

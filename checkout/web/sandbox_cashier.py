@@ -16,7 +16,7 @@ credential, exactly as the cashier URL is the cashier's.
 
 from __future__ import annotations
 
-from flask import (Blueprint, abort, jsonify, make_response, redirect, render_template, request,
+from flask import (Blueprint, abort, jsonify, make_response, redirect, render_template,
                    url_for)
 from flask_babel import get_locale
 
