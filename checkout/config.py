@@ -29,7 +29,12 @@ ENVIRONMENT: dict[str, tuple[type, object]] = {
     "APP_SIGN_WINDOW_SECONDS": (int, 900),
     # Largest REST request body we read, in bytes.
     "MAX_CONTENT_LENGTH": (int, 256 * 1024),
+    # The longest one webhook attempt may take, connect to last byte.
     "WEBHOOK_TIMEOUT_SECONDS": (float, 10.0),
+    # A worker's claim on a delivery lasts WEBHOOK_TIMEOUT_SECONDS plus this:
+    # the time to record the outcome and the most the workers' clocks differ
+    # (checkout.sandbox.webhooks, "the worker").
+    "WEBHOOK_LEASE_MARGIN_SECONDS": (float, 5.0),
     # WeChat hosts; the defaults point at the embedded simulated WeChat.
     "WECHAT_OPEN_URL": (str, ""),
     "WECHAT_API_URL": (str, ""),

@@ -1,7 +1,7 @@
 """The webhook outbox and worker (``checkout.sandbox.webhooks``, seed 003
 lines 392-444): signed JSON POSTs, delivered only on the answer ``success``,
-retried at 2 s, 4 s, … 2^17 s after the payment, then given up; several
-workers never send one event twice."""
+retried at 2 s, 4 s, … 2^17 s after the payment, then given up. Several
+workers sharing the outbox: ``test_webhook_workers.py``."""
 
 from __future__ import annotations
 
@@ -160,51 +160,6 @@ def test_a_worker_back_after_36_hours_tries_once_more_then_gives_up(merchant):
     clock = Clock(T0 + 2 ** 17 * 1000 + 1)
     webhooks.work_once(now=clock, send=refusing_sender([]))
     assert delivery_of(bill).status == WebhookDelivery.GAVE_UP
-
-
-# --- several workers ----------------------------------------------------------------
-
-def test_a_claimed_delivery_is_not_claimed_again_until_its_lease_ends(merchant):
-    paid_bill(merchant, paid_at=T0)
-    assert len(webhooks.claim_due(T0)) == 1
-    assert webhooks.claim_due(T0 + 1000) == []
-    assert len(webhooks.claim_due(T0 + 60_000)) == 1  # the first worker died
-
-
-def test_a_worker_whose_lease_was_taken_over_does_not_write(merchant):
-    bill = paid_bill(merchant, paid_at=T0)
-    ((delivery_id, old_lease),) = webhooks.claim_due(T0)
-    ((_, new_lease),) = webhooks.claim_due(T0 + 60_000)
-    assert webhooks.record(delivery_id, old_lease, webhooks.Outcome(True), T0 + 61_000) is None
-    assert delivery_of(bill).status == WebhookDelivery.PENDING
-    assert webhooks.record(delivery_id, new_lease, webhooks.Outcome(True), T0 + 61_000) == \
-        WebhookDelivery.DELIVERED
-
-
-def test_two_workers_send_each_event_exactly_once(app, merchant, receiver):
-    paid = [paid_bill(merchant, paid_at=now_ms()) for _ in range(12)]
-    barrier = threading.Barrier(2)
-    errors = []
-
-    def worker():
-        with app.app_context():
-            try:
-                barrier.wait(timeout=10)
-                webhooks.work_once(limit=3)
-            except Exception as error:  # pragma: no cover - reported below
-                errors.append(error)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
-    ids = sorted(json.loads(r["body"])["transaction_id"] for r in receiver.received)
-    assert ids == sorted(bill.bill_no for bill in paid)
-    assert {delivery_of(bill).status for bill in paid} == {WebhookDelivery.DELIVERED}
 
 
 # --- the command ---------------------------------------------------------------------

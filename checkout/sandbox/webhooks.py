@@ -13,17 +13,23 @@ Seed 003 lines 392-444:
 
 The row is written in the payment's own transaction (``settlement.mark_paid``)
 and its ``body`` is the exact text sent on every attempt. Workers on several
-hosts share the table: a worker CLAIMS due rows by setting ``claimed_until``
-(a lease) with a conditional UPDATE; on PostgreSQL the candidates are picked
-``FOR UPDATE SKIP LOCKED`` so workers do not even queue behind each other.
-The HTTP call happens outside any transaction; its outcome is written only
-if the lease is still ours, so an event is sent by one worker at a time.
+hosts share the table: a worker CLAIMS one due row right before sending it,
+by setting ``claimed_until`` (a lease) with a conditional UPDATE; on
+PostgreSQL the candidate is picked ``FOR UPDATE SKIP LOCKED`` so workers do
+not even queue behind each other. The HTTP call happens outside any
+transaction and is cut off before the lease ends; its outcome is written
+only if the lease is still ours, so an event is sent by one worker at a time
+however slow the receiver (see "the worker" below).
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import logging
+import ssl
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable
 
@@ -41,7 +47,6 @@ log = logging.getLogger(__name__)
 
 MAX_RETRY_EXPONENT = 17   # seed 003 line 405: "2秒,4秒,8秒,…,2^17秒"
 SUCCESS_BODY = "success"  # seed 003 lines 404, 414
-LEASE_MARGIN_MS = 5_000
 MAX_ERROR_TEXT = 500
 
 
@@ -111,41 +116,87 @@ def next_attempt_at(created_at: int, failed_attempts: int, now: int) -> int | No
 
 
 # --- the worker ----------------------------------------------------------------------
+#
+# A worker claims ONE delivery right before sending it: a conditional UPDATE
+# sets ``claimed_until`` (the lease) and commits, the POST runs outside any
+# transaction, and the outcome is written only while that lease is still
+# ours. Claiming a batch under one lease let a slow receiver run the lease
+# out halfway through the batch, and a second worker then sent the tail again
+# (issue 12: 6 duplicates of 20).
+#
+# So that a send can never outlive its claim:
+#     lease = send deadline (WEBHOOK_TIMEOUT_SECONDS) + WEBHOOK_LEASE_MARGIN_SECONDS
+# and the send is cut off at ``lease - margin``, a hard deadline from connect
+# to last byte (``post``). The margin is the time left to write the outcome,
+# and it must also cover how far the workers' clocks may disagree, since
+# another worker judges the lease by its own clock. A crashed worker's claim
+# simply expires, and the delivery is sent again by whoever claims it next.
 
-def _lease_ms() -> int:
-    return int(float(current_app.config.get("WEBHOOK_TIMEOUT_SECONDS", 10.0)) * 1000) \
-        + LEASE_MARGIN_MS
+@dataclass(frozen=True)
+class Claim:
+    id: int
+    lease_until: int
+    url: str
+    body: str
 
 
-def claim_due(now: int, limit: int = 20) -> list[tuple[int, int]]:
-    """Claim up to ``limit`` due deliveries for this worker: ``[(id, lease_until)]``."""
-    lease_until = now + _lease_ms()
-    due = (db.select(WebhookDelivery.id)
+def send_deadline_ms() -> int:
+    """The longest one attempt may take, connect to last byte."""
+    return round(float(current_app.config.get("WEBHOOK_TIMEOUT_SECONDS", 10.0)) * 1000)
+
+
+def lease_margin_ms() -> int:
+    """How long a claim outlasts its send: time to record the outcome, plus
+    the most the workers' clocks may differ."""
+    return round(float(current_app.config.get("WEBHOOK_LEASE_MARGIN_SECONDS", 5.0)) * 1000)
+
+
+def lease_ms() -> int:
+    return send_deadline_ms() + lease_margin_ms()
+
+
+def claim(now: int) -> Claim | None:
+    """Claim the delivery due first, for one send; None when nothing is due
+    and unclaimed."""
+    unclaimed = or_(WebhookDelivery.claimed_until.is_(None),
+                    WebhookDelivery.claimed_until < now)
+    due = (db.select(WebhookDelivery.id, WebhookDelivery.url, WebhookDelivery.body)
            .where(WebhookDelivery.status == WebhookDelivery.PENDING,
-                  WebhookDelivery.next_attempt_at <= now,
-                  or_(WebhookDelivery.claimed_until.is_(None),
-                      WebhookDelivery.claimed_until < now))
+                  WebhookDelivery.next_attempt_at <= now, unclaimed)
            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-           .limit(limit))
+           .limit(1))
     if db.session.get_bind().dialect.name == "postgresql":
+        # Workers skip a row another worker is claiming instead of queueing.
         due = due.with_for_update(skip_locked=True)
-    candidates = list(db.session.execute(due).scalars())
-    claimed = []
-    for delivery_id in candidates:
-        # The same conditional UPDATE is the claim on SQLite (one writer at a
-        # time) and a harmless re-check on PostgreSQL (rows already locked).
+    while True:
+        row = db.session.execute(due).first()
+        if row is None:
+            db.session.commit()
+            return None
+        lease_until = now + lease_ms()
+        # The claim itself on SQLite (one writer at a time: of two workers
+        # that read the same row, only the first UPDATE matches); a harmless
+        # re-check on PostgreSQL, where the row is already locked.
         won = db.session.execute(
             update(WebhookDelivery)
-            .where(WebhookDelivery.id == delivery_id,
-                   WebhookDelivery.status == WebhookDelivery.PENDING,
-                   or_(WebhookDelivery.claimed_until.is_(None),
-                       WebhookDelivery.claimed_until < now))
+            .where(WebhookDelivery.id == row.id,
+                   WebhookDelivery.status == WebhookDelivery.PENDING, unclaimed)
             .values(claimed_until=lease_until)
             .execution_options(synchronize_session=False)).rowcount == 1
+        db.session.commit()
         if won:
-            claimed.append((delivery_id, lease_until))
+            return Claim(row.id, lease_until, row.url, row.body)
+        # Another worker claimed it between our read and our write: look again.
+
+
+def release(delivery_id: int, lease_until: int) -> None:
+    """Give a claim back unsent, so the next worker need not wait for its lease."""
+    db.session.execute(
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id == delivery_id, WebhookDelivery.claimed_until == lease_until)
+        .values(claimed_until=None)
+        .execution_options(synchronize_session=False))
     db.session.commit()
-    return claimed
 
 
 @dataclass
@@ -154,13 +205,48 @@ class Outcome:
     error: str = ""
 
 
-def post(url: str, body: str, timeout_seconds: float) -> Outcome:
-    """One attempt: delivered only if the merchant answered exactly ``success``."""
-    timeout = httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 5.0))
+def post(url: str, body: str, deadline_seconds: float) -> Outcome:
+    """One attempt, over by ``deadline_seconds`` whatever the receiver does:
+    delivered only if the merchant answered exactly ``success``.
+
+    httpx's timeouts bound each connect, write and read on its own, so a
+    receiver that trickles its answer a byte at a time keeps a request open
+    indefinitely (encode/httpx#1450); the whole request therefore runs under
+    ``asyncio.timeout``, which closes the connection when the deadline
+    passes. It runs on an event loop of its own in a thread of its own: the
+    caller's thread may be running a loop already (Playwright's sync API
+    does), and a thread runs one loop at a time."""
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(_post_on_own_loop, url, body, deadline_seconds).result()
+
+
+def _post_on_own_loop(url: str, body: str, deadline_seconds: float) -> Outcome:
+    loop = asyncio.new_event_loop()
     try:
-        response = httpx.post(url, content=body.encode("utf-8"), timeout=timeout,
-                              headers={"Content-Type": "application/json"},
-                              follow_redirects=False)
+        return loop.run_until_complete(_post(url, body, deadline_seconds))
+    finally:
+        # Not ``asyncio.run``: its shutdown would wait for an abandoned DNS
+        # lookup in the loop's thread pool after the deadline.
+        loop.close()
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """httpx's default TLS settings, built once per process: loading the CA
+    bundle for every client took most of a local send's time (~60 ms)."""
+    return httpx.create_ssl_context()
+
+
+async def _post(url: str, body: str, deadline_seconds: float) -> Outcome:
+    timeout = httpx.Timeout(deadline_seconds, connect=min(deadline_seconds, 5.0))
+    try:
+        async with asyncio.timeout(deadline_seconds):
+            async with httpx.AsyncClient(timeout=timeout, verify=_tls_context(),
+                                         follow_redirects=False) as client:
+                response = await client.post(url, content=body.encode("utf-8"),
+                                             headers={"Content-Type": "application/json"})
+    except (TimeoutError, httpx.TimeoutException):
+        return Outcome(False, f"Timeout: no complete answer within {deadline_seconds:.3g} s")
     except httpx.HTTPError as error:
         return Outcome(False, f"{type(error).__name__}: {error}"[:MAX_ERROR_TEXT])
     if response.text == SUCCESS_BODY and response.is_success:
@@ -171,7 +257,8 @@ def post(url: str, body: str, timeout_seconds: float) -> Outcome:
 
 
 def record(delivery_id: int, lease_until: int, outcome: Outcome, now: int) -> str | None:
-    """Write an attempt's outcome if our lease still holds; the new status."""
+    """Write an attempt's outcome if our lease still holds; the new status,
+    or None when the lease was lost (the outcome is then not written)."""
     delivery = db.session.get(WebhookDelivery, delivery_id)
     attempts = delivery.attempts + 1
     if outcome.delivered:
@@ -192,28 +279,37 @@ def record(delivery_id: int, lease_until: int, outcome: Outcome, now: int) -> st
 
 
 def work_once(*, now: Callable[[], int] = clock_now_ms,
-              send: Callable[[str, str, float], Outcome] = post, limit: int = 20) -> int:
-    """Send every delivery due now (in batches of ``limit``); the number of
-    attempts made. ``now`` and ``send`` are injectable for tests."""
-    timeout = float(current_app.config.get("WEBHOOK_TIMEOUT_SECONDS", 10.0))
+              send: Callable[[str, str, float], Outcome] = post) -> int:
+    """Send every delivery due now, claiming each right before its send; the
+    number of attempts made. ``now`` and ``send`` are injectable for tests."""
     attempts = 0
     while True:
-        claimed = claim_due(now(), limit)
-        if not claimed:
+        claimed = claim(now())
+        if claimed is None:
             return attempts
-        for delivery_id, lease_until in claimed:
-            delivery = db.session.get(WebhookDelivery, delivery_id)
-            url, body = delivery.url, delivery.body
-            db.session.commit()  # no transaction open during the HTTP call
-            outcome = send(url, body, timeout)
-            status = record(delivery_id, lease_until, outcome, now())
-            attempts += 1
-            if status == WebhookDelivery.GAVE_UP:
-                log.warning("webhook %s to %s given up after %s attempts", delivery_id,
-                            _safe_url(url), MAX_RETRY_EXPONENT + 1)
-            elif not outcome.delivered:
-                log.info("webhook %s to %s not delivered: %s", delivery_id, _safe_url(url),
-                         outcome.error)
+        # The send ends a margin before the lease does, however long the
+        # claim took to commit.
+        deadline_ms = claimed.lease_until - lease_margin_ms() - now()
+        if deadline_ms <= 0:
+            release(claimed.id, claimed.lease_until)
+            log.warning("webhook %s: claiming it took the whole send deadline; "
+                        "released unsent", claimed.id)
+            return attempts
+        outcome = send(claimed.url, claimed.body, deadline_ms / 1000)
+        status = record(claimed.id, claimed.lease_until, outcome, now())
+        attempts += 1
+        if status is None:
+            # Our lease ran out before the outcome was written and another
+            # worker has claimed the delivery: it may reach the merchant twice.
+            log.warning("webhook %s to %s: another worker took it over before this attempt "
+                        "was recorded (raise WEBHOOK_LEASE_MARGIN_SECONDS)",
+                        claimed.id, _safe_url(claimed.url))
+        elif status == WebhookDelivery.GAVE_UP:
+            log.warning("webhook %s to %s given up after %s attempts", claimed.id,
+                        _safe_url(claimed.url), MAX_RETRY_EXPONENT + 1)
+        elif not outcome.delivered:
+            log.info("webhook %s to %s not delivered: %s", claimed.id, _safe_url(claimed.url),
+                     outcome.error)
 
 
 def _safe_url(url: str) -> str:
