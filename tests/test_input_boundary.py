@@ -206,12 +206,12 @@ def test_the_refusal_page_speaks_chinese_to_a_chinese_shopper(client, merchant, 
 
 def test_a_page_refusal_speaks_chinese_to_a_chinese_shopper(client):
     response = client.get("/?q=a%01b", headers={"Accept-Language": "zh-CN"})
-    assert "无法受理此请求".encode() in response.data
+    assert "其中有信息无效（q）。".encode() in response.data
 
 
 def test_a_page_refusal_speaks_english_to_an_english_shopper(client):
     response = client.get("/?q=a%01b", headers={"Accept-Language": "en"})
-    assert b"This request cannot be accepted" in response.data
+    assert b"Some information in it is not valid (q)." in response.data
 
 
 def test_a_json_body_nested_a_thousand_deep_is_refused_by_the_button_entries(client):

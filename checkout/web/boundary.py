@@ -19,11 +19,13 @@ simply not found (404, or the REST API's not-found code).
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
+from werkzeug.exceptions import BadRequest, NotFound
 
 from ..inputs import MAX_VALUE_CHARS, BadInput, check_text, is_clean, parse_json, shown_name
 
 # Request headers some view or extension reads.
-READ_HEADERS = ("User-Agent", "Accept-Language", "Origin", "Sec-Fetch-Dest", "Content-Type")
+READ_HEADERS = ("User-Agent", "Accept-Language", "Origin", "Referer", "Sec-Fetch-Dest",
+                "Content-Type")
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 
@@ -33,8 +35,6 @@ def init_app(app: Flask) -> None:
 
 
 def check_request() -> None:
-    from werkzeug.exceptions import NotFound
-
     for value in (request.view_args or {}).values():
         if isinstance(value, str) and not is_clean(value):
             raise NotFound()
@@ -95,5 +95,4 @@ def refused(error: BadInput):
         return jsonify(result_code=5, result_msg="PARAM_INVALID", err_detail=error.message), 200
     if wants_json() or request.is_json:
         return jsonify(ERROR=error.message), 400
-    return render_template("errors/bad_input.html", field=error.field,
-                           problem=error.problem), 400
+    return render_template("errors/http.html", error=BadRequest(), field=error.field), 400
