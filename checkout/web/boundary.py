@@ -18,15 +18,22 @@ simply not found (404, or the REST API's not-found code).
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import BadRequest, NotFound
 
 from ..inputs import MAX_VALUE_CHARS, BadInput, check_text, is_clean, parse_json, shown_name
 
-# Request headers some view or extension reads.
-READ_HEADERS = ("User-Agent", "Accept-Language", "Origin", "Referer", "Sec-Fetch-Dest",
-                "Content-Type")
+# Request headers some view or extension reads, with their WSGI environ keys
+# (read from the environ directly: this runs on every request).
+READ_HEADERS = tuple((name, "HTTP_" + name.upper().replace("-", "_")) for name in
+                     ("User-Agent", "Accept-Language", "Origin", "Referer", "Sec-Fetch-Dest")) \
+    + (("Content-Type", "CONTENT_TYPE"),)
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+# A query string of printable ASCII without percent-escapes cannot decode to
+# anything the rules refuse; only other ones are parsed here to be checked.
+PLAIN_QUERY = re.compile(rb"[\x21-\x24\x26-\x7e]*")
 
 
 def init_app(app: Flask) -> None:
@@ -38,16 +45,20 @@ def check_request() -> None:
     for value in (request.view_args or {}).values():
         if isinstance(value, str) and not is_clean(value):
             raise NotFound()
-    for name in READ_HEADERS:
-        value = request.headers.get(name)
-        if value is not None:
+    environ = request.environ
+    for name, key in READ_HEADERS:
+        value = environ.get(key)
+        if value and (len(value) > MAX_VALUE_CHARS or not is_clean(value)):
             check_text(value, f"the {name} header", max_chars=MAX_VALUE_CHARS)
-    check_pairs(request.args.items(multi=True), "the query parameter ")
-    if request.mimetype in FORM_TYPES:
+    query = environ.get("QUERY_STRING", "").encode("latin-1")
+    if len(query) > MAX_VALUE_CHARS or not PLAIN_QUERY.fullmatch(query):
+        check_pairs(request.args.items(multi=True), "the query parameter ")
+    if environ.get("CONTENT_TYPE", "").startswith(FORM_TYPES):
         check_pairs(request.form.items(multi=True), "the form field ")
-    lang = request.cookies.get("lang")
-    if lang is not None:
-        check_text(lang, "the lang cookie", max_chars=16)
+    if "lang=" in environ.get("HTTP_COOKIE", ""):
+        lang = request.cookies.get("lang")
+        if lang is not None:
+            check_text(lang, "the lang cookie", max_chars=16)
 
 
 def check_pairs(pairs, what: str) -> None:
