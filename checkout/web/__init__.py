@@ -10,6 +10,7 @@ from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFProtect
 
 from .. import card_attempts, i18n
+from . import boundary
 
 csrf = CSRFProtect()
 
@@ -33,7 +34,7 @@ API_PREFIXES = ("/1/rest/", "/2/rest/")
 
 
 def init_app(app: Flask) -> None:
-    from . import boundary, static_files
+    from . import static_files
 
     boundary.init_app(app)  # first: nothing else reads the request before it is checked
     csrf.init_app(app)
@@ -72,8 +73,6 @@ def wants_json() -> bool:
 
 def _register_error_pages(app: Flask) -> None:
     from werkzeug.exceptions import HTTPException
-
-    from . import boundary
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
