@@ -100,6 +100,14 @@ class Bill(db.Model):
     pay_time: Mapped[Optional[int]] = mapped_column(BigInteger)
     refund_result: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
     revert_result: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    # Refunds (checkout.sandbox.refunds): what succeeded, and what one refund
+    # in flight (awaiting approval or the channel) holds back, so a conditional
+    # UPDATE can keep refunded_fee + refunding_fee <= total_fee under any
+    # concurrency (seed 001 §3: 11 ALREADY_REFUNDING, 12 REFUND_AMOUNT_TOO_LARGE).
+    refunded_fee: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0,
+                                              server_default="0")
+    refunding_fee: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0,
+                                               server_default="0")
 
     @property
     def spay_result(self) -> bool:
@@ -348,3 +356,47 @@ class RateLimitEntry(db.Model):
     at: Mapped[int] = mapped_column(BigInteger, nullable=False)  # ms
     # ``at`` + the limit's window: past it the entry counts in no window.
     expires_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+# --- Refunds in the embedded gateway (``checkout.sandbox.refunds``) ---
+
+class Refund(db.Model):
+    """A refund of a paid bill (seed 001 §3, §4, §7-§10): one row per
+    (app, mode, refund_no). A pre-refund (``need_approval``) waits in
+    ``PENDING_APPROVAL`` until approved (then as a direct refund) or denied;
+    a denied refund_no may be submitted again (seed 001 §3)."""
+
+    __tablename__ = "refunds"
+    __table_args__ = (
+        UniqueConstraint("app_id", "test_mode", "refund_no"),
+        Index("ix_refunds_app_created", "app_id", "test_mode", "create_time"),
+        Index("ix_refunds_bill", "bill_id"),
+    )
+
+    PENDING_APPROVAL = "PENDING_APPROVAL"  # a pre-refund, not yet sent to the channel
+    PROCESSING = "PROCESSING"              # sent; the channel has not finished it
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+    DENIED = "DENIED"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    app_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    test_mode: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    bill_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    bill_no: Mapped[str] = mapped_column(String(32), nullable=False)
+    channel: Mapped[str] = mapped_column(String(32), nullable=False)  # the bill's sub channel
+    refund_no: Mapped[str] = mapped_column(String(32), nullable=False)
+    refund_fee: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    optional: Mapped[Optional[dict]] = mapped_column(JSON)
+    need_approval: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    deny_reason: Mapped[Optional[str]] = mapped_column(Text)
+    message_detail: Mapped[Optional[dict]] = mapped_column(JSON)
+    create_time: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    # When a refund sent to an asynchronous channel completes in the sandbox.
+    settle_at: Mapped[Optional[int]] = mapped_column(BigInteger)
+    finish_time: Mapped[Optional[int]] = mapped_column(BigInteger)
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.SUCCESS, self.FAILED, self.DENIED)
