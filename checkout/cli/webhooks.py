@@ -1,7 +1,9 @@
-"""``flask --app wsgi webhooks work [--once]``: the webhook worker.
+"""``flask --app wsgi webhooks work [--once]``: the gateway's worker.
 
-Run one or many (on one host or several): they share the outbox table and
-never send one event twice at the same time (``checkout.sandbox.webhooks``).
+It does the gateway's timed work (``checkout.sandbox.jobs``: refunds that
+complete, bills that expire), then sends the webhooks due. Run one or many
+(on one host or several): they share the tables and never send one event
+twice at the same time (``checkout.sandbox.webhooks``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import click
 from flask.cli import AppGroup
 
 from ..db import db
-from ..sandbox import webhooks
+from ..sandbox import jobs, webhooks
 from .db import require_migrated
 
 group = AppGroup("webhooks", help="Deliver the sandbox's signed webhooks (seed 003 4.4).",
@@ -26,13 +28,15 @@ IDLE_POLL_SECONDS = 1.0  # how often an idle worker looks for due deliveries
 def work(once: bool) -> None:
     """Send due webhooks; retry at 2 s, 4 s, … 2^17 s after the payment."""
     if once:
-        click.echo(f"{webhooks.work_once()} delivery attempt(s)")
+        changed = jobs.run_due()
+        click.echo(f"{webhooks.work_once()} delivery attempt(s)"
+                   + (f", {changed} refund(s) or bill(s) updated" if changed else ""))
         return
     click.echo("webhook worker started (Ctrl-C stops it)")
     try:
         while True:
             try:
-                sent = webhooks.work_once()
+                sent = jobs.run_due() + webhooks.work_once()
             except Exception:  # a lost database connection must not end the worker
                 db.session.rollback()
                 db.session.remove()
