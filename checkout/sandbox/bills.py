@@ -504,7 +504,10 @@ def get_bill(merchant: Merchant, bill_id, *, test_mode: bool = False) -> dict:
     return answer(OK, pay=bill_to_wire(bill))
 
 
-def _int_filter(filters: dict, name: str, *, minimum: int = 0) -> int | None:
+# --- query filters, shared by the bill and refund queries (seed 001 §5-§8) ------------
+
+def int_filter(filters: dict, name: str, *, minimum: int = 0) -> int | None:
+    """An integer filter (``skip``, ``limit``, ``start_time``, ``end_time``)."""
     value = filters.get(name)
     if value is None:
         return None
@@ -517,69 +520,101 @@ def _int_filter(filters: dict, name: str, *, minimum: int = 0) -> int | None:
     return value
 
 
+_int_filter = int_filter  # the name this module used before the refund queries shared it
+
+
+def bool_filter(filters: dict, name: str) -> bool | None:
+    """A true/false filter (``spay_result``, ``need_approval``, ``need_detail`` …)."""
+    value = filters.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise Refused(PARAM_INVALID, f"{name} must be true or false")
+    return value
+
+
+def text_filter(filters: dict, name: str) -> str | None:
+    """An exact-match text filter (``bill_no``, ``refund_no``, ``buyer_id``);
+    empty means no filter."""
+    value = filters.get(name)
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or "\x00" in value:
+        raise Refused(PARAM_INVALID, f"{name} must be a string without NUL characters")
+    return value
+
+
+def channel_filter(filters: dict) -> list[str] | None:
+    """The sub channels a ``channel`` filter names: a family (WX covers
+    WX_NATIVE, WX_JSAPI …) or one sub channel; None when absent. 3
+    CHANNEL_INVALID for anything else."""
+    channel = filters.get("channel")
+    if channel in (None, ""):
+        return None
+    if not isinstance(channel, str):
+        raise Refused(CHANNEL_INVALID, "channel must be a string")
+    if channel in catalogue.FAMILIES:
+        return [c.code for c in catalogue.CHANNELS.values() if c.family == channel]
+    if channel in catalogue.CHANNELS:
+        return [channel]
+    raise Refused(CHANNEL_INVALID, f"channel {_shown(channel)} is not a known channel "
+                                   "or channel family")
+
+
+def time_window(statement, filters: dict, column):
+    """``start_time`` ≤ column ≤ ``end_time`` (ms), each bound optional."""
+    start, end = int_filter(filters, "start_time"), int_filter(filters, "end_time")
+    if start is not None:
+        statement = statement.where(column >= start)
+    if end is not None:
+        statement = statement.where(column <= end)
+    return statement
+
+
+def page_filters(filters: dict) -> tuple[int, int, bool]:
+    """``skip`` (default 0), ``limit`` (default 10, at most 50: refused above,
+    not clamped) and ``need_detail`` of a list query (seed 001 line 355)."""
+    if not isinstance(filters, dict):
+        raise Refused(PARAM_INVALID, "para must be a JSON object")
+    skip = int_filter(filters, "skip") or 0
+    limit = int_filter(filters, "limit", minimum=1)
+    limit = DEFAULT_LIMIT if limit is None else limit
+    if limit > MAX_LIMIT:
+        raise Refused(PARAM_INVALID, f"limit must be at most {MAX_LIMIT}")
+    return skip, limit, bool(bool_filter(filters, "need_detail"))
+
+
 def _filtered(statement, merchant: Merchant, filters: dict, test_mode: bool):
     """The query filters shared by the list and the count (seed 001 lines
     342-359, seed 003 lines 959-977); all of them ANDed."""
     statement = statement.where(Bill.app_id == merchant.app_id, Bill.test_mode == test_mode)
-    channel = filters.get("channel")
-    if channel not in (None, ""):
-        if not isinstance(channel, str):
-            raise Refused(CHANNEL_INVALID, "channel must be a string")
-        if channel in catalogue.FAMILIES:  # a family such as WX covers WX_NATIVE, WX_JSAPI …
-            codes = [c.code for c in catalogue.CHANNELS.values() if c.family == channel]
-            statement = statement.where(Bill.channel.in_(codes))
-        elif channel in catalogue.CHANNELS:
-            statement = statement.where(Bill.channel == channel)
-        else:
-            raise Refused(CHANNEL_INVALID, f"channel {_shown(channel)} is not a known channel "
-                                           "or channel family")
+    codes = channel_filter(filters)
+    if codes is not None:
+        statement = statement.where(Bill.channel.in_(codes))
     for name, column in (("bill_no", Bill.bill_no), ("buyer_id", Bill.buyer_id)):
-        value = filters.get(name)
-        if value not in (None, ""):
-            if not isinstance(value, str) or "\x00" in value:
-                raise Refused(PARAM_INVALID, f"{name} must be a string without NUL characters")
+        value = text_filter(filters, name)
+        if value is not None:
             statement = statement.where(column == value)
-    spay = filters.get("spay_result")
+    spay = bool_filter(filters, "spay_result")
     if spay is not None:
-        if not isinstance(spay, bool):
-            raise Refused(PARAM_INVALID, "spay_result must be true or false")
         statement = statement.where((Bill.status == Bill.PAID) if spay
                                     else (Bill.status != Bill.PAID))
-    refund = filters.get("refund_result")
+    refund = bool_filter(filters, "refund_result")
     if refund is not None:
-        if not isinstance(refund, bool):
-            raise Refused(PARAM_INVALID, "refund_result must be true or false")
         statement = statement.where(Bill.refund_result == refund)
-    start, end = _int_filter(filters, "start_time"), _int_filter(filters, "end_time")
     # Seed 001 line 359: the window is on the bill's creation time.
-    if start is not None:
-        statement = statement.where(Bill.create_time >= start)
-    if end is not None:
-        statement = statement.where(Bill.create_time <= end)
-    return statement
+    return time_window(statement, filters, Bill.create_time)
 
 
 def query_bills(merchant: Merchant, filters: dict, *, test_mode: bool = False) -> dict:
     """``GET /2/rest/bills?para=…``: newest first, ``skip``/``limit`` (≤ 50)."""
     try:
-        if not isinstance(filters, dict):
-            raise Refused(PARAM_INVALID, "para must be a JSON object")
-        skip = _int_filter(filters, "skip") or 0
-        limit = _int_filter(filters, "limit", minimum=1)
-        limit = DEFAULT_LIMIT if limit is None else limit
-        if limit > MAX_LIMIT:
-            raise Refused(PARAM_INVALID, f"limit must be at most {MAX_LIMIT}")
-        need_detail = filters.get("need_detail")
-        if need_detail is not None and not isinstance(need_detail, bool):
-            raise Refused(PARAM_INVALID, "need_detail must be true or false")
+        skip, limit, need_detail = page_filters(filters)
         statement = _filtered(db.select(Bill), merchant, filters, test_mode)
     except Refused as refused:
         return refused.answer()
     statement = statement.order_by(Bill.create_time.desc(), Bill.id.desc()) \
         .offset(skip).limit(limit)
     found = db.session.execute(statement).scalars()
-    return answer(OK, bills=[bill_to_wire(bill, need_detail=bool(need_detail))
-                             for bill in found])
+    return answer(OK, bills=[bill_to_wire(bill, need_detail=need_detail) for bill in found])
 
 
 def count_bills(merchant: Merchant, filters: dict, *, test_mode: bool = False) -> dict:
