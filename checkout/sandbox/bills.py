@@ -39,7 +39,7 @@ from ..clock import now_ms
 from ..db import db
 from ..inputs import json_size
 from ..models import Bill, Merchant
-from . import channel_answers
+from . import channel_answers, expiry
 
 # Seed 001 section 2, "公共返回参数取值列表"; 8-13 from section 3 (refunds), used
 # here for "no such bill".
@@ -365,10 +365,10 @@ def _same_order_check(existing: list[Bill], bill_fee: int, title: str, channel: 
     mine = next((bill for bill in existing if bill.channel == channel), None)
     if mine is None:
         return None
-    if mine.status in (Bill.CLOSED, Bill.REVERTED) or (
-            mine.status == Bill.OPEN and mine.expires_at is not None and mine.expires_at <= now):
+    if expiry.is_closed(mine, now):  # the one rule of expiry and closing
+        ended = "expired" if expiry.is_expired(mine, now) else "is closed"
         raise Refused(CHANNEL_ERROR, f"ORDERCLOSED: the {channel} bill for bill_no "
-                                     f"{mine.bill_no} is closed; use a new bill_no")
+                                     f"{mine.bill_no} {ended}; use a new bill_no")
     if mine.status == Bill.FAILED:
         # A failed attempt may be retried: the same bill opens again.
         db.session.execute(update(Bill).where(Bill.id == mine.id, Bill.status == Bill.FAILED)

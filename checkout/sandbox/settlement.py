@@ -7,9 +7,10 @@ bills for one (app, mode, bill_no); the first one paid wins. ``mark_paid``
    PostgreSQL advisory lock / SQLite write lock), so two channels of one
    order paid at the same moment are decided one after the other;
 2. pays with ONE conditional ``UPDATE … WHERE status = 'OPEN'`` that also
-   requires the bill not to be expired and no sibling bill to be PAID —
-   whoever's UPDATE matches the row has paid, everyone else gets False;
-3. closes the other OPEN bills of the order;
+   requires the bill not to be expired (``expiry.payable``, the one rule of
+   bill expiry) and no sibling bill to be PAID — whoever's UPDATE matches
+   the row has paid, everyone else gets False;
+3. closes the other OPEN bills of the order (``expiry.close_other_bills``);
 4. consumes the bill's coupon (``coupons.consume_for_bill``); if another bill
    consumed it first the whole payment is rolled back and the bill FAILS
    (never charged at a price the shopper was not shown — see coupons.py);
@@ -28,15 +29,15 @@ import secrets
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, or_, update
+from sqlalchemy import and_, exists, update
 from sqlalchemy.orm import aliased
 
 from .. import channels as catalogue
-from .. import money
-from ..clock import now_ms as clock_now_ms
+from .. import clock, money
 from ..db import db
 from ..models import Bill
 from . import bills as bill_service
+from . import expiry
 
 CHINA = ZoneInfo("Asia/Shanghai")  # channels report Beijing time
 
@@ -49,21 +50,17 @@ def bill_by_cashier_token(token: object) -> Bill | None:
         db.select(Bill).where(Bill.cashier_token == token)).scalar_one_or_none()
 
 
-def is_expired(bill: Bill, now: int | None = None) -> bool:
-    now = clock_now_ms() if now is None else now
-    return bill.expires_at is not None and bill.expires_at <= now
-
-
-# What the shopper sees at a cashier: one of these.
-OPEN, PAID, FAILED, CLOSED, EXPIRED = "open", "paid", "failed", "closed", "expired"
+# What the shopper sees at a cashier: one of these (``expiry.state``).
+OPEN, PAID, FAILED, CLOSED, EXPIRED = (expiry.OPEN, expiry.PAID, expiry.FAILED, expiry.CLOSED,
+                                       expiry.EXPIRED)
+is_expired = expiry.is_expired
 
 
 def cashier_state(bill: Bill, now: int | None = None) -> str:
-    """The bill as a cashier page shows it; only ``open`` can be paid.
-    A REVERTED (offline) bill reads as closed."""
-    if bill.status == Bill.OPEN:
-        return EXPIRED if is_expired(bill, now) else OPEN
-    return {Bill.PAID: PAID, Bill.FAILED: FAILED}.get(bill.status, CLOSED)
+    """The bill as a cashier page shows it; only ``open`` can be paid. The
+    one rule of expiry (``expiry.state``), so the cashier, the checkout's
+    status and the REST API agree at any moment, before a worker closes it."""
+    return expiry.state(bill, now)
 
 
 # --- channel trade numbers and message_detail (seed 003 lines 453-626) ------------------
@@ -173,7 +170,7 @@ def mark_paid(bill: Bill, *, trade_no: str | None = None, now_ms: int | None = N
     """Pay ``bill`` if it is OPEN, not expired, and no other bill of its order
     is paid. True when THIS call paid it; False otherwise (already paid,
     closed, failed, expired, another channel paid first, coupon taken)."""
-    now = clock_now_ms() if now_ms is None else now_ms
+    now = clock.now_ms() if now_ms is None else now_ms
     bill_id, app_id, test_mode, bill_no = bill.id, bill.app_id, bill.test_mode, bill.bill_no
     trade_no = trade_no or new_trade_no(bill.channel, now)
     detail = message_detail(bill, trade_no, now)
@@ -182,8 +179,7 @@ def mark_paid(bill: Bill, *, trade_no: str | None = None, now_ms: int | None = N
     sibling = aliased(Bill)
     paid = db.session.execute(
         update(Bill)
-        .where(Bill.id == bill_id, Bill.status == Bill.OPEN,
-               or_(Bill.expires_at.is_(None), Bill.expires_at > now),
+        .where(Bill.id == bill_id, expiry.payable(now),
                ~exists().where(and_(sibling.app_id == app_id, sibling.test_mode == test_mode,
                                     sibling.bill_no == bill_no, sibling.status == Bill.PAID)))
         .values(status=Bill.PAID, trade_no=trade_no, pay_time=now, message_detail=detail)
@@ -201,12 +197,7 @@ def mark_paid(bill: Bill, *, trade_no: str | None = None, now_ms: int | None = N
         mark_failed(bill)
         return False
 
-    db.session.execute(
-        update(Bill)
-        .where(Bill.app_id == app_id, Bill.test_mode == test_mode, Bill.bill_no == bill_no,
-               Bill.id != bill_id, Bill.status == Bill.OPEN)
-        .values(status=Bill.CLOSED)
-        .execution_options(synchronize_session=False))
+    expiry.close_other_bills(bill, now=now)
 
     from . import webhooks
 
@@ -216,21 +207,22 @@ def mark_paid(bill: Bill, *, trade_no: str | None = None, now_ms: int | None = N
     return True
 
 
-def _change_open(bill: Bill, status: str) -> bool:
+def mark_failed(bill: Bill, *, now_ms: int | None = None) -> bool:
+    """The shopper's payment failed at the channel. Only an OPEN bill whose
+    time is not up fails; re-creating the same bill opens it again
+    (``bills._same_order_check``)."""
+    now = clock.now_ms() if now_ms is None else now_ms
     changed = db.session.execute(
-        update(Bill).where(Bill.id == bill.id, Bill.status == Bill.OPEN).values(status=status)
+        update(Bill).where(Bill.id == bill.id, expiry.payable(now)).values(status=Bill.FAILED)
         .execution_options(synchronize_session=False)).rowcount == 1
     db.session.commit()
     db.session.refresh(bill)
     return changed
 
 
-def mark_failed(bill: Bill) -> bool:
-    """The shopper's payment failed at the channel. Only an OPEN bill fails;
-    re-creating the same bill opens it again (``bills._same_order_check``)."""
-    return _change_open(bill, Bill.FAILED)
-
-
-def close_bill(bill: Bill) -> bool:
-    """Close an OPEN bill for good (it can never be paid)."""
-    return _change_open(bill, Bill.CLOSED)
+def close_bill(bill: Bill, reason: str = expiry.ENDED, *, now_ms: int | None = None) -> bool:
+    """Close an OPEN bill for good (it can never be paid): ``expiry.close_bill``."""
+    closed = expiry.close_bill(bill, reason, now=now_ms)
+    db.session.commit()
+    db.session.refresh(bill)
+    return closed
