@@ -19,6 +19,7 @@ BLUEPRINTS = [
     "checkout.web.home",
     "checkout.web.coupon_api",
     "checkout.web.rest_api",
+    "checkout.web.refund_queries_api",
     "checkout.web.international_api",
     "checkout.web.paypal_sim",
     "checkout.web.paypal_checkout",

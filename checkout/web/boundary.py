@@ -79,6 +79,7 @@ def json_body(what: str = "the request body") -> object:
 API_NOT_FOUND = {
     "rest_api": (8, "NO_SUCH_BILL", "no such bill for this app"),
     "coupon_api": (5, "PARAM_INVALID", "no such coupon or coupon template for this app"),
+    "refund_queries_api": (13, "NO_SUCH_REFUND", "no such refund for this app"),
 }
 
 
