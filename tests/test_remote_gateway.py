@@ -61,6 +61,8 @@ class MisbehavingGateway:
             def do_POST(self):
                 self._answer(self.rfile.read(int(self.headers.get("Content-Length", 0))))
 
+            do_PUT = do_POST  # PUT /2/rest/refund (approval)
+
             def _answer(self, body: bytes):
                 gateway.requests.append({"method": self.command, "path": self.path,
                                          "headers": dict(self.headers), "body": body})
@@ -75,7 +77,9 @@ class MisbehavingGateway:
                 answers = {
                     "ok": (200, json.dumps({"result_code": 0, "result_msg": "OK",
                                             "err_detail": "", "id": "bill-1", "url": "u",
-                                            "pay": {"id": "bill-1"}, "bills": []}).encode()),
+                                            "pay": {"id": "bill-1"}, "bills": [],
+                                            "refund": {"id": "refund-1"},
+                                            "refunds": []}).encode()),
                     "code": (200, json.dumps({"result_code": 5, "result_msg": "PARAM_INVALID",
                                               "err_detail": "total_fee must be > 0"}).encode()),
                     "html": (200, b"<html><body>502 Bad Gateway</body></html>"),
@@ -230,7 +234,10 @@ def test_an_answer_that_is_not_a_beecloud_result_is_unavailable(fake, merchant, 
     lambda gateway, merchant: gateway.create_bill(merchant, ali_web_request()),
     lambda gateway, merchant: gateway.get_bill(merchant, "bill-1"),
     lambda gateway, merchant: gateway.query_bills(merchant, {}),
-], ids=["create_bill", "get_bill", "query_bills"])
+    lambda gateway, merchant: gateway.refund(merchant, {"bill_no": "b", "refund_fee": 1}),
+    lambda gateway, merchant: gateway.query_refunds(merchant, {}),
+    lambda gateway, merchant: gateway.get_refund(merchant, "refund-1"),
+], ids=["create_bill", "get_bill", "query_bills", "refund", "query_refunds", "get_refund"])
 def test_a_success_without_its_documented_fields_is_unavailable(fake, merchant, call):
     fake.behaviour = "bare_ok"  # no id / pay / bills
 
@@ -430,3 +437,171 @@ def test_the_checkout_pays_through_a_remote_gateway_over_real_http(
     assert settlement.mark_paid(bill)
     result = client.get(path + "/return")
     assert b'data-status="paid"' in result.data
+
+
+# --- refunds (issue 13): the wire, then against the embedded REST API -------------------
+
+def body_of(sent) -> dict:
+    return json.loads(sent["body"].decode("utf-8"))
+
+
+def para_of(sent) -> dict:
+    return json.loads(parse_qs(urlsplit(sent["path"]).query)["para"][0])
+
+
+def test_refund_posts_the_request_signed_with_the_master_secret(fake, merchant):
+    answer = remote(fake.url).refund(merchant, {"bill_no": "abc12345678",
+                                                "refund_no": "20261201001x", "refund_fee": 1})
+
+    assert answer["id"] == "bill-1"
+    sent = fake.requests[-1]
+    assert (sent["method"], sent["path"]) == ("POST", "/2/rest/refund")
+    body = body_of(sent)
+    assert (body["bill_no"], body["refund_no"], body["refund_fee"]) == \
+        ("abc12345678", "20261201001x", 1)
+    assert body["app_sign"] == app_sign(merchant.app_id, body["timestamp"],
+                                        merchant.master_secret)
+
+
+def test_review_refunds_puts_the_batch_signed_with_the_master_secret(fake, merchant):
+    remote(fake.url).review_refunds(merchant, {"ids": ["a", "b"], "agree": False,
+                                               "deny_reason": "no"})
+
+    sent = fake.requests[-1]
+    assert (sent["method"], sent["path"]) == ("PUT", "/2/rest/refund")
+    body = body_of(sent)
+    assert (body["ids"], body["agree"], body["deny_reason"]) == (["a", "b"], False, "no")
+    assert body["app_sign"] == app_sign(merchant.app_id, body["timestamp"],
+                                        merchant.master_secret)
+
+
+def test_test_mode_refunds_use_the_sandbox_path_and_the_test_secret(fake, merchant):
+    gateway = remote(fake.url, test_mode=True)
+    gateway.refund(merchant, {"bill_no": "abc12345678", "refund_fee": 1})
+    gateway.query_refunds(merchant, {})
+    gateway.get_refund(merchant, "refund-1")
+
+    posted, listed, one = fake.requests[-3:]
+    assert posted["path"] == "/2/rest/sandbox/refund"
+    assert body_of(posted)["app_sign"] == app_sign(merchant.app_id, body_of(posted)["timestamp"],
+                                                   merchant.test_secret)
+    assert urlsplit(listed["path"]).path == "/2/rest/sandbox/refunds"
+    assert urlsplit(one["path"]).path == "/2/rest/sandbox/refund/refund-1"
+    assert para_of(one)["app_sign"] == app_sign(merchant.app_id, para_of(one)["timestamp"],
+                                                merchant.test_secret)
+
+
+def test_query_refunds_sends_the_filters_in_para_signed_with_the_app_secret(fake, merchant):
+    assert remote(fake.url).query_refunds(merchant, {"refund_no": "20261201001x",
+                                                     "need_approval": True}) == []
+
+    sent = fake.requests[-1]
+    assert urlsplit(sent["path"]).path == "/2/rest/refunds"
+    para = para_of(sent)
+    assert (para["refund_no"], para["need_approval"]) == ("20261201001x", True)
+    assert para["app_sign"] == app_sign(merchant.app_id, para["timestamp"], merchant.app_secret)
+
+
+def test_get_refund_keeps_an_odd_id_inside_one_path_segment(fake, merchant):
+    assert remote(fake.url).get_refund(merchant, "../refunds?x=1") == {"id": "refund-1"}
+
+    assert urlsplit(fake.requests[-1]["path"]).path == "/2/rest/refund/..%2Frefunds%3Fx%3D1"
+
+
+def test_a_refund_refusal_is_a_gateway_error(fake, merchant):
+    fake.behaviour = "code"
+
+    with pytest.raises(GatewayError) as refused:
+        remote(fake.url).refund(merchant, {"bill_no": "abc12345678", "refund_fee": 1})
+
+    assert refused.value.result_code == 5
+
+
+def test_a_timed_out_refund_is_not_sent_again(fake, merchant):
+    fake.behaviour = "hang"
+
+    with pytest.raises(GatewayUnavailable):
+        remote(fake.url, read_timeout=0.2).refund(merchant, {"bill_no": "b", "refund_fee": 1})
+
+    assert len(fake.requests) == 1
+
+
+def _paid_bill_with_refunds(merchant, fees, *, test_mode=False, statuses=None):
+    from checkout.clock import now_ms
+    from checkout.db import db
+    from checkout.models import Bill, Refund
+    from checkout.sandbox import bills, settlement
+
+    created = bills.create_bill(merchant, ali_web_request(total_fee=1000), test_mode=test_mode)
+    bill = db.session.get(Bill, created["id"])
+    assert settlement.mark_paid(bill)
+    made = []
+    for i, fee in enumerate(fees):
+        status = (statuses or {}).get(i, Refund.SUCCESS)
+        made.append(Refund(id=str(uuid.uuid4()), app_id=merchant.app_id, test_mode=test_mode,
+                           bill_id=bill.id, bill_no=bill.bill_no, channel=bill.channel,
+                           refund_no=f"20261201x{uuid.uuid4().hex[:10]}", refund_fee=fee,
+                           need_approval=False, status=status, create_time=now_ms() + i))
+        if status == Refund.SUCCESS:
+            bill.refunded_fee += fee
+            bill.refund_result = True
+    db.session.add_all(made)
+    db.session.commit()
+    return bill, made
+
+
+def test_refunds_are_read_through_the_embedded_rest_api(live_server, merchant):
+    bill, (first, second) = _paid_bill_with_refunds(merchant, [100, 250])
+    gateway = remote(live_server.url, read_timeout=10)
+
+    listed = gateway.query_refunds(merchant, {"bill_no": bill.bill_no})
+    one = gateway.get_refund(merchant, first.id)
+
+    assert [refund["id"] for refund in listed] == [second.id, first.id]
+    assert (one["refund_fee"], one["result"], one["total_fee"]) == (100, True, 1000)
+    with pytest.raises(GatewayError) as unknown:
+        gateway.get_refund(merchant, "no-such-refund")
+    assert unknown.value.result_code == 13
+
+
+def test_test_mode_refunds_are_read_through_the_sandbox_paths(live_server, merchant):
+    _paid_bill_with_refunds(merchant, [100])
+    _, (test,) = _paid_bill_with_refunds(merchant, [200], test_mode=True)
+
+    gateway = remote(live_server.url, read_timeout=10, test_mode=True)
+
+    assert [refund["id"] for refund in gateway.query_refunds(merchant, {})] == [test.id]
+    assert gateway.get_refund(merchant, test.id)["refund_fee"] == 200
+
+
+def test_refunded_fee_sums_the_successful_refunds_over_the_rest_api(live_server, merchant):
+    from checkout.models import Refund
+
+    bill, _ = _paid_bill_with_refunds(merchant, [100, 250, 300],
+                                      statuses={2: Refund.PROCESSING})
+    gateway = remote(live_server.url, read_timeout=10)
+
+    assert gateway.refunded_fee(merchant, gateway.get_bill(merchant, bill.id)) == 350
+
+
+def test_refunded_fee_reads_every_page_of_refunds(live_server, merchant):
+    bill, _ = _paid_bill_with_refunds(merchant, [1] * 51)
+    gateway = remote(live_server.url, read_timeout=10)
+
+    assert gateway.refunded_fee(merchant, gateway.get_bill(merchant, bill.id)) == 51
+
+
+def test_a_bill_without_a_refund_asks_no_refund_list(fake, merchant):
+    assert remote(fake.url).refunded_fee(merchant, {"bill_no": "b", "refund_result": False}) == 0
+    assert fake.requests == []
+
+
+def test_the_embedded_gateway_reads_the_refunded_fee_from_the_bill(app, merchant):
+    from checkout.gateway.embedded import EmbeddedGateway
+
+    bill, _ = _paid_bill_with_refunds(merchant, [100, 250])
+    gateway = EmbeddedGateway()
+
+    assert gateway.refunded_fee(merchant, gateway.get_bill(merchant, bill.id)) == 350
+    assert [r["refund_fee"] for r in gateway.query_refunds(merchant, {})] == [250, 100]
+

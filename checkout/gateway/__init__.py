@@ -1,4 +1,5 @@
-"""The Gateway interface: where the checkout creates and queries bills.
+"""The Gateway interface: where the checkout creates and queries bills (and
+where operators refund them).
 
 Like django-payments' ``BasicProvider``, one small interface with one
 implementation per backend:
@@ -26,6 +27,7 @@ from ..models import Merchant
 # A bill's state as ``Gateway.bill_state`` reports it.
 OPEN, PAID, FAILED, CLOSED, EXPIRED = "open", "paid", "failed", "closed", "expired"
 BILL_STATES = (OPEN, PAID, FAILED, CLOSED, EXPIRED)
+REFUND_PAGE = 50  # the largest refund list one query answers (seed 001 §7)
 
 
 class GatewayError(Exception):
@@ -81,6 +83,47 @@ class Gateway(ABC):
         if bill.get("revert_result") is True:
             return CLOSED
         return OPEN
+
+    # --- refunds (seed 001 §3, §4, §7, §10). Not abstract: a gateway without
+    # refunds says so. The request/answer shapes are the REST API's.
+
+    def refund(self, merchant: Merchant, request: dict) -> dict:
+        """``POST /2/rest/refund`` (signed with the MASTER secret, seed 001 §3):
+        ``bill_no``, ``refund_no``, ``refund_fee``, optional ``optional`` and
+        ``need_approval``; the answer carries the refund's ``id``."""
+        raise GatewayUnavailable("this payment gateway does not offer refunds")
+
+    def review_refunds(self, merchant: Merchant, request: dict) -> dict:
+        """``PUT /2/rest/refund`` (master secret, seed 001 §4): ``ids``,
+        ``agree`` and, to deny, ``deny_reason``; the answer carries
+        ``result_map`` (id → "OK" or the error) when agreeing."""
+        raise GatewayUnavailable("this payment gateway does not offer refunds")
+
+    def query_refunds(self, merchant: Merchant, filters: dict) -> list[dict]:
+        """``GET /2/rest/refunds?para=…`` (seed 001 §7): the ``refunds`` list."""
+        raise GatewayUnavailable("this payment gateway does not offer refunds")
+
+    def get_refund(self, merchant: Merchant, refund_id: str) -> dict:
+        """``GET /2/rest/refund/{id}`` (seed 001 §10): the ``refund`` map."""
+        raise GatewayUnavailable("this payment gateway does not offer refunds")
+
+    def refunded_fee(self, merchant: Merchant, bill: dict) -> int:
+        """How much of a paid bill (its ``pay`` map) has been refunded, in
+        minor units: the sum of its successful refunds. BeeCloud's bill map
+        says only ``refund_result``, so ask the refund list (seed 001 §7) for
+        the ``bill_no``, page by page: only a paid bill can be refunded, and
+        one ``bill_no`` is paid in one channel only."""
+        if bill.get("refund_result") is not True:
+            return 0
+        total, skip = 0, 0
+        while True:
+            page = self.query_refunds(merchant, {"bill_no": bill.get("bill_no"),
+                                                 "skip": skip, "limit": REFUND_PAGE})
+            total += sum(int(refund.get("refund_fee") or 0) for refund in page
+                         if isinstance(refund, dict) and refund.get("result") is True)
+            if len(page) < REFUND_PAGE:
+                return total
+            skip += REFUND_PAGE
 
     def create_international_bill(self, merchant: Merchant, request: dict) -> dict:
         """``POST /1/rest/international/bill`` (seed 002): PayPal and cards.

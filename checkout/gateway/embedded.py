@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..models import Merchant
 from ..db import db
 from ..models import Bill
-from ..sandbox import bills, international, settlement
+from ..sandbox import bills, international, refund_queries, settlement
 from . import Gateway, GatewayError, checked
 
 
@@ -37,3 +37,31 @@ class EmbeddedGateway(Gateway):
     def create_international_bill(self, merchant: Merchant, request: dict) -> dict:
         return checked(international.create_international_bill(merchant, request,
                                                                test_mode=self.test_mode))
+
+    # --- refunds ---------------------------------------------------------------------
+
+    def refund(self, merchant: Merchant, request: dict) -> dict:
+        from ..sandbox import refunds  # the refund service (issue 13)
+
+        return checked(refunds.create_refund(merchant, request, test_mode=self.test_mode))
+
+    def review_refunds(self, merchant: Merchant, request: dict) -> dict:
+        from ..sandbox import refunds
+
+        return checked(refunds.review_refunds(merchant, request, test_mode=self.test_mode))
+
+    def query_refunds(self, merchant: Merchant, filters: dict) -> list[dict]:
+        return checked(refund_queries.query_refunds(merchant, filters,
+                                                    test_mode=self.test_mode))["refunds"]
+
+    def get_refund(self, merchant: Merchant, refund_id: str) -> dict:
+        return checked(refund_queries.get_refund(merchant, refund_id,
+                                                 test_mode=self.test_mode))["refund"]
+
+    def refunded_fee(self, merchant: Merchant, bill: dict) -> int:
+        # The sandbox keeps the sum on the bill (Bill.refunded_fee).
+        row = db.session.get(Bill, bill.get("id")) if isinstance(bill.get("id"), str) else None
+        if row is None or row.app_id != merchant.app_id or row.test_mode != self.test_mode:
+            return 0
+        db.session.refresh(row)
+        return int(row.refunded_fee or 0)

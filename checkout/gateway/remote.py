@@ -9,7 +9,11 @@ Wire (seed 001):
 
 - ``create_bill``  → ``POST /2/rest/bill``, JSON body (section 2, line 31);
 - ``get_bill``     → ``GET /2/rest/bill/{id}?para=<URL-encoded JSON>`` (section 11, line 631);
-- ``query_bills``  → ``GET /2/rest/bills?para=…`` (line 334).
+- ``query_bills``  → ``GET /2/rest/bills?para=…`` (line 334);
+- ``refund`` / ``review_refunds`` → ``POST`` / ``PUT /2/rest/refund`` (§3, §4;
+  signed with the master secret);
+- ``query_refunds`` → ``GET /2/rest/refunds?para=…`` (§7);
+- ``get_refund``   → ``GET /2/rest/refund/{id}?para=…`` (§10).
 
 Failure rules, so the checkout can tell the shopper something true:
 
@@ -120,10 +124,57 @@ class RemoteGateway(Gateway):
             raise GatewayUnavailable(NONSENSE)
         return found
 
+    # --- refunds (seed 001 §3, §4, §7, §10) ----------------------------------------
+    # Creating and reviewing refunds sign with the MASTER secret (seed 001 §3:
+    # "app_sign … md5(app_id+timestamp+master_secret)"); test mode signs with
+    # the test secret on the /2/rest/sandbox/ twin, as bills do. Refunds are
+    # never retried after a timeout, like bills: the same refund_no sent again
+    # is answered by the gateway, not charged twice.
+
+    def _refund_path(self, rest: str = "") -> str:
+        return ("/2/rest/sandbox/refund" if self.test_mode else "/2/rest/refund") + rest
+
+    def refund(self, merchant: Merchant, request: dict) -> dict:
+        answer = checked(self._send_json(merchant, "POST", self._refund_path(), request,
+                                         master=True))
+        if not isinstance(answer.get("id"), str):
+            raise GatewayUnavailable(NONSENSE)
+        return answer
+
+    def review_refunds(self, merchant: Merchant, request: dict) -> dict:
+        return checked(self._send_json(merchant, "PUT", self._refund_path(), request,
+                                       master=True))
+
+    def query_refunds(self, merchant: Merchant, filters: dict) -> list[dict]:
+        path = "/2/rest/sandbox/refunds" if self.test_mode else "/2/rest/refunds"
+        found = checked(self._get(merchant, path, filters)).get("refunds")
+        if not isinstance(found, list) or not all(isinstance(r, dict) for r in found):
+            raise GatewayUnavailable(NONSENSE)
+        return found
+
+    def get_refund(self, merchant: Merchant, refund_id: str) -> dict:
+        # The id goes into the path: quote everything so it stays one segment.
+        path = self._refund_path("/" + quote(str(refund_id), safe=""))
+        refund = checked(self._get(merchant, path, {})).get("refund")
+        if not isinstance(refund, dict):
+            raise GatewayUnavailable(NONSENSE)
+        return refund
+
     # --- wire -------------------------------------------------------------------
 
-    def _signature(self, merchant: Merchant) -> dict:
-        secret = merchant.test_secret if self.test_mode else merchant.app_secret
+    def _send_json(self, merchant: Merchant, method: str, path: str, request: dict, *,
+                   master: bool = False) -> Any:
+        body = json.dumps({**request, **self._signature(merchant, master=master)},
+                          ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        return self._call(method, path, lambda: self.client.build_request(
+            method, path, content=body,
+            headers={"Content-Type": "application/json; charset=utf-8"}))
+
+    def _signature(self, merchant: Merchant, *, master: bool = False) -> dict:
+        if self.test_mode:
+            secret = merchant.test_secret
+        else:
+            secret = merchant.master_secret if master else merchant.app_secret
         timestamp = now_ms()
         return {"app_id": merchant.app_id, "timestamp": timestamp,
                 "app_sign": app_sign(merchant.app_id, timestamp, secret)}
