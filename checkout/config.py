@@ -11,6 +11,21 @@ import os
 import secrets
 from pathlib import Path
 
+
+def family_days(raw: str) -> dict[str, int]:
+    """``"ALI=90,WX=365"``: days per channel family (REFUND_WINDOW_DAYS_BY_FAMILY).
+    A malformed value stops the app at start-up rather than at the first refund."""
+    days: dict[str, int] = {}
+    for part in filter(None, (item.strip() for item in raw.split(","))):
+        family, sep, count = part.partition("=")
+        if not sep or not family.strip().isascii() or not family.strip().isalpha() \
+                or not count.strip().isdigit():
+            raise ValueError(f"REFUND_WINDOW_DAYS_BY_FAMILY: {part!r} is not FAMILY=DAYS "
+                             "(e.g. ALI=90,WX=365)")
+        days[family.strip().upper()] = int(count)
+    return days
+
+
 # name -> (converter, default). Defaults that depend on the instance folder are
 # filled in by ``load_settings``.
 ENVIRONMENT: dict[str, tuple[type, object]] = {
@@ -61,6 +76,16 @@ ENVIRONMENT: dict[str, tuple[type, object]] = {
     "REDIS_URL": (str, ""),
     # Put before every key this app writes to Redis, so deployments can share one.
     "REDIS_KEY_PREFIX": (str, "checkout"),
+    # Refunds (checkout.sandbox.refunds): how many days after its payment a
+    # bill may still be refunded (10 REFUND_EXCEED_TIME after that), and
+    # per channel family overrides as FAMILY=DAYS pairs. Alipay's refunds of
+    # BeeCloud's time were limited to 3 months; WeChat Pay's to a year.
+    "REFUND_WINDOW_DAYS": (int, 365),
+    "REFUND_WINDOW_DAYS_BY_FAMILY": (family_days, {"ALI": 90}),
+    # How long a refund to a channel whose real refunds finish later (WX, YEE,
+    # KUAIQIAN, BD: seed 001 §9) stays PROCESSING before the worker completes
+    # it; other channels' refunds complete in the request itself.
+    "REFUND_SETTLE_SECONDS": (float, 5.0),
     # Serve the demo storefront and demo webhook receiver under /demo.
     "DEMO": (bool, False),
     "LOG_LEVEL": (str, "INFO"),

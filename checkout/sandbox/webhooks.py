@@ -11,7 +11,8 @@ Seed 003 lines 392-444:
   2^17 s is 36.4 hours — not gaps added one after the other (which would
   take 72 hours). After the 2^17 s retry fails the delivery is GAVE_UP.
 
-The row is written in the payment's own transaction (``settlement.mark_paid``)
+The row is written in the payment's own transaction (``settlement.mark_paid``),
+or the refund's (``refunds``: a REFUND webhook, ``queue_refund``),
 and its ``body`` is the exact text sent on every attempt. Workers on several
 hosts share the table: a worker CLAIMS one due row right before sending it,
 by setting ``claimed_until`` (a lease) with a conditional UPDATE; on
@@ -41,7 +42,7 @@ from .. import channels as catalogue
 from .. import signing
 from ..clock import now_ms as clock_now_ms
 from ..db import db
-from ..models import Bill, Merchant, WebhookDelivery
+from ..models import Bill, Merchant, Refund, WebhookDelivery
 
 log = logging.getLogger(__name__)
 
@@ -61,32 +62,51 @@ def sub_channel_type(bill: Bill) -> str:
     return "PAYPAL_SANDBOX" if channel_type(bill) == "PAYPAL" else bill.channel
 
 
-def payment_body(bill: Bill, merchant: Merchant, now: int) -> dict:
-    """The PAY webhook's fields, in seed 003's order (lines 419-444)."""
+def _body(bill: Bill, merchant: Merchant, now: int, *, transaction_type: str,
+          transaction_id: str, transaction_fee: int, message_detail: dict | None,
+          optional: dict | None) -> dict:
+    """A webhook's fields, in seed 003's order (lines 419-444), for a PAY or a
+    REFUND: the signature covers the transaction's own id, type and fee."""
     family = channel_type(bill)
     return {
-        "signature": signing.webhook_signature(bill.app_id, bill.bill_no, "PAY", family,
-                                               bill.total_fee, merchant.master_secret),
+        "signature": signing.webhook_signature(bill.app_id, transaction_id, transaction_type,
+                                               family, transaction_fee, merchant.master_secret),
         "timestamp": now,
         "channel_type": family,
         "sub_channel_type": sub_channel_type(bill),
-        "transaction_type": "PAY",
-        # Line 440: "对应支付请求的bill_no" (the button's out_trade_no).
-        "transaction_id": bill.bill_no,
-        "transaction_fee": bill.total_fee,   # what was paid, after any coupon
+        "transaction_type": transaction_type,
+        "transaction_id": transaction_id,
+        "transaction_fee": transaction_fee,
         "bill_fee": bill.bill_fee,
         "discount": bill.discount,
         "coupon_id": bill.coupon_id,
-        "trade_success": True,
-        "message_detail": bill.message_detail or {},
-        "optional": bill.optional or {},
+        "trade_success": True,   # line 442: only successes are sent
+        "message_detail": message_detail or {},
+        "optional": optional or {},
     }
 
 
-def queue_payment(bill: Bill, *, now_ms: int | None = None) -> WebhookDelivery | None:
-    """Add the PAY webhook of a just-paid bill to the outbox, inside the
-    caller's transaction. None when neither the bill nor the merchant has
-    a URL to notify."""
+def payment_body(bill: Bill, merchant: Merchant, now: int) -> dict:
+    """The PAY webhook. Line 440: ``transaction_id`` is the payment's bill_no
+    (the button's out_trade_no); line 441: the fee is what was paid, after
+    any coupon."""
+    return _body(bill, merchant, now, transaction_type="PAY", transaction_id=bill.bill_no,
+                 transaction_fee=bill.total_fee, message_detail=bill.message_detail,
+                 optional=bill.optional)
+
+
+def refund_body(refund: Refund, bill: Bill, merchant: Merchant, now: int) -> dict:
+    """The REFUND webhook. Lines 440-441: ``transaction_id`` is the refund's
+    refund_no and the fee its refund_fee; ``optional`` is the one the
+    merchant sent with the refund (line 444); bill_fee, discount and
+    coupon_id describe the refunded bill."""
+    return _body(bill, merchant, now, transaction_type="REFUND",
+                 transaction_id=refund.refund_no, transaction_fee=refund.refund_fee,
+                 message_detail=refund.message_detail, optional=refund.optional)
+
+
+def _queue(bill: Bill, transaction_type: str, body: Callable[[Merchant, int], dict],
+           now_ms: int | None) -> WebhookDelivery | None:
     now = clock_now_ms() if now_ms is None else now_ms
     merchant = db.session.execute(
         db.select(Merchant).where(Merchant.app_id == bill.app_id)).scalar_one()
@@ -94,12 +114,28 @@ def queue_payment(bill: Bill, *, now_ms: int | None = None) -> WebhookDelivery |
     if not url:
         return None
     delivery = WebhookDelivery(
-        app_id=bill.app_id, bill_id=bill.id, transaction_type="PAY", url=url,
-        body=json.dumps(payment_body(bill, merchant, now), ensure_ascii=False,
-                        separators=(",", ":")),
+        app_id=bill.app_id, bill_id=bill.id, transaction_type=transaction_type, url=url,
+        body=json.dumps(body(merchant, now), ensure_ascii=False, separators=(",", ":")),
         status=WebhookDelivery.PENDING, attempts=0, next_attempt_at=now, created_at=now)
     db.session.add(delivery)
     return delivery
+
+
+def queue_payment(bill: Bill, *, now_ms: int | None = None) -> WebhookDelivery | None:
+    """Add the PAY webhook of a just-paid bill to the outbox, inside the
+    caller's transaction. None when neither the bill nor the merchant has
+    a URL to notify."""
+    return _queue(bill, "PAY", lambda merchant, now: payment_body(bill, merchant, now), now_ms)
+
+
+def queue_refund(refund: Refund, bill: Bill, *,
+                 now_ms: int | None = None) -> WebhookDelivery | None:
+    """Add the REFUND webhook of a just-succeeded refund to the outbox, inside
+    the transaction that marks it SUCCESS (``checkout.sandbox.refunds``), to
+    the bill's notify_url or the merchant's webhook URL; retried on the same
+    schedule as payments, counted from the refund's success."""
+    return _queue(bill, "REFUND",
+                  lambda merchant, now: refund_body(refund, bill, merchant, now), now_ms)
 
 
 def next_attempt_at(created_at: int, failed_attempts: int, now: int) -> int | None:

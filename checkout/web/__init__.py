@@ -20,6 +20,7 @@ BLUEPRINTS = [
     "checkout.web.coupon_api",
     "checkout.web.rest_api",
     "checkout.web.refund_queries_api",
+    "checkout.web.refund_api",
     "checkout.web.international_api",
     "checkout.web.paypal_sim",
     "checkout.web.paypal_checkout",
