@@ -22,15 +22,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import channels as catalogue
-from . import coupon_offers, orders
-from .clock import now_ms
-from .gateway import BILL_STATES, OPEN, PAID, GatewayError, GatewayUnavailable, get_gateway
+from . import clock, coupon_offers, orders
+from .gateway import (BILL_STATES, EXPIRED, OPEN, PAID, GatewayError, GatewayUnavailable,
+                      get_gateway)
 from .models import CheckoutOrder, Merchant
 from .sandbox.links import base_url
 
-# QR bills (WX_NATIVE, ALI_OFFLINE_QRCODE, ALI_QRCODE) expire after this,
-# so a QR code left on a screen cannot be paid hours later; the page counts down.
+# The QR lifetime, in this one place: QR bills (WX_NATIVE, ALI_OFFLINE_QRCODE,
+# ALI_QRCODE) are created with it as their ``bill_timeout``, so the gateway
+# closes them then (``checkout.sandbox.expiry``), and the QR page counts down
+# to the same moment; a QR code left on a screen cannot be paid hours later.
 QR_BILL_TIMEOUT_SECONDS = 15 * 60
+QR_LIFETIME_MINUTES = QR_BILL_TIMEOUT_SECONDS // 60
 QR_CHANNELS = {"WX_NATIVE", "ALI_OFFLINE_QRCODE", "ALI_QRCODE"}
 # ALI_QRCODE's qr_pay_mode and the iframe size it requires (seed 001): mode 0,
 # "订单码-简约前置模式", at least 600 x 300, suits a PC page.
@@ -45,7 +48,8 @@ class ChannelUnavailable(Exception):
 
 class ChannelRefused(Exception):
     """The gateway refused the bill. ``reason``: ``already_paid``,
-    ``closed`` (this channel's bill expired or was closed), or ``refused``."""
+    ``expired`` (this channel's bill ran out of time), ``closed`` (it was
+    closed otherwise), or ``refused``."""
 
     def __init__(self, reason: str, detail: str = ""):
         super().__init__(reason)
@@ -147,12 +151,20 @@ def start_channel(order: CheckoutOrder, merchant: Merchant, code: str, *,
         raise NeedsOpenid()
     first_time = channel.code not in (order.bills or {})
     offer = coupon_offers.offer_for_order(order, merchant)
-    answer = _create(order, merchant, channel, client_ip, offer)
+    # Taken before the gateway creates the bill, so the page's countdown
+    # never ends after the gateway's bill_timeout does.
+    asked_at = clock.now_ms()
+    try:
+        answer = _create(order, merchant, channel, client_ip, offer)
+    except ChannelRefused as refused:
+        if refused.reason == "closed" and _bill_state(order, merchant, channel.code) == EXPIRED:
+            raise ChannelRefused("expired") from None
+        raise
     orders.remember_bill(order, channel.code, answer["id"],
                          **{coupon_offers.TO_PAY_KEY: offer.to_pay})
     handoff = Handoff(kind=channel.answer, channel=channel, bill_id=answer["id"])
     if channel.code in QR_CHANNELS:
-        handoff.expires_at = _qr_expiry(order, channel.code, first_time)
+        handoff.expires_at = _qr_expiry(order, channel.code, first_time, asked_at)
     if channel.answer == catalogue.HTML and channel.code == "ALI_QRCODE":
         handoff.kind = "alipay_qr"
         handoff.url = _web_url(answer, "url")
@@ -179,11 +191,22 @@ def jsapi_parameters(answer: dict) -> dict[str, str]:
             "signType": answer.get("sign_type") or "MD5", "paySign": _text(answer, "pay_sign")}
 
 
-def _qr_expiry(order: CheckoutOrder, code: str, first_time: bool) -> int:
+def _bill_state(order: CheckoutOrder, merchant: Merchant, code: str) -> str | None:
+    """What the gateway says of the order's bill for ``code``, if it has one."""
+    bill_id = (order.bills or {}).get(code)
+    if not bill_id:
+        return None
+    try:
+        return get_gateway().bill_state(merchant, bill_id)
+    except (GatewayUnavailable, GatewayError):
+        return None
+
+
+def _qr_expiry(order: CheckoutOrder, code: str, first_time: bool, asked_at: int) -> int:
     """When this order's QR bill expires (kept from the first creation)."""
     expiries = dict((order.extra or {}).get("expires") or {})
     if code not in expiries or first_time:
-        expiries[code] = now_ms() + QR_BILL_TIMEOUT_SECONDS * 1000
+        expiries[code] = asked_at + QR_BILL_TIMEOUT_SECONDS * 1000
         orders.remember(order, expires=expiries)
     return int(expiries[code])
 
@@ -192,12 +215,32 @@ def _qr_expiry(order: CheckoutOrder, code: str, first_time: bool) -> int:
 
 @dataclass(frozen=True)
 class OrderState:
-    """What the result page says: ``paid``, ``pending`` (nothing final yet),
-    ``failed`` / ``closed`` / ``expired`` (of the channel tried last), or
-    ``unknown`` (the gateway could not be asked)."""
+    """What the result page says: ``paid``, ``refunded`` (paid, then some or
+    all of it given back: ``refunded_fee`` of ``paid_fee``, in the order's
+    minor units), ``pending`` (nothing final yet), ``failed`` / ``closed`` /
+    ``expired`` (of the channel tried last), or ``unknown`` (the gateway could
+    not be asked)."""
 
     status: str
     channel: str | None = None
+    refunded_fee: int = 0
+    paid_fee: int = 0
+
+    @property
+    def fully_refunded(self) -> bool:
+        return self.status == "refunded" and self.refunded_fee >= self.paid_fee
+
+
+def _paid_state(gateway, merchant: Merchant, code: str, bill_id: str) -> OrderState:
+    """A paid bill's state: ``refunded`` once any refund of it succeeded (the
+    bill's ``refund_result``, seed 001 §5), with how much, so a shopper who
+    comes back to an old link sees the money went back."""
+    pay = gateway.get_bill(merchant, bill_id)
+    refunded = gateway.refunded_fee(merchant, pay) if isinstance(pay, dict) else 0
+    if refunded > 0:
+        return OrderState("refunded", code, refunded_fee=refunded,
+                          paid_fee=int(pay.get("total_fee") or 0))
+    return OrderState("paid", code)
 
 
 def order_state(order: CheckoutOrder, merchant: Merchant) -> OrderState:
@@ -216,7 +259,10 @@ def order_state(order: CheckoutOrder, merchant: Merchant) -> OrderState:
     paid = next((code for code, state in states.items() if state == PAID), None)
     if paid:
         orders.mark_paid(order)
-        return OrderState("paid", paid)
+        try:
+            return _paid_state(gateway, merchant, paid, bills[paid])
+        except (GatewayUnavailable, GatewayError):
+            return OrderState("unknown")
     last = (order.extra or {}).get("last")
     state = states.get(last, OPEN) if last else OPEN
     return OrderState("pending" if state == OPEN else state, last)

@@ -4,7 +4,7 @@
     GET  /pay/<order>                    the channel chooser (``?all=1``: ignore instant_channel)
     POST /pay/<order>/start              the shopper's pick (channel, coupon); CSRF bound to the order
     GET  /pay/<order>/channel/<code>     the hand-off to that channel (idempotent: same bill again)
-    GET  /pay/<order>/status             {"status": "paid|pending|failed|closed|expired|unknown"}
+    GET  /pay/<order>/status             {"status": "paid|refunded|pending|failed|closed|expired|unknown"}
     GET  /pay/<order>/return             the result page (asks the gateway), then the merchant
     GET  /pay/<order>/wechat/login       WeChat OAuth (snsapi_base) for WX_JSAPI's openid
     GET  /pay/<order>/wechat/callback    ... and back
@@ -80,6 +80,8 @@ CHANNEL_PROBLEMS = {
                       "Try again in a moment or choose another way to pay."),
     "closed": _l("This payment method's bill has expired or was closed. Please choose another "
                  "way to pay."),
+    "expired": _l("The time to pay with this method has run out. Nothing was charged. Please "
+                  "choose another way to pay."),
     "refused": _l("This payment method did not accept the order. Nothing was charged. Please "
                   "choose another way to pay."),
     "not_offered": _l("This payment method is not available on this device."),
@@ -261,7 +263,7 @@ def start(token):
 
 def _problem(order, merchant, reason: str, status: int):
     return _page("pay/problem.html", order, merchant, status=status,
-                 message=CHANNEL_PROBLEMS[reason])
+                 message=CHANNEL_PROBLEMS[reason], expired=reason == "expired")
 
 
 @bp.get("/pay/<token>/channel/<code>")
@@ -311,12 +313,13 @@ def _render_handoff(order, merchant, choice, found: handoff.Handoff, device: str
     if found.kind == "qr":
         return _page("pay/qr.html", order, merchant, channel_name=name, choice=choice,
                      qr_svg=qr_svg(found.qr_content), expires_at=found.expires_at,
-                     in_wechat=device == WECHAT)
+                     lifetime_minutes=handoff.QR_LIFETIME_MINUTES, in_wechat=device == WECHAT)
     if found.kind == "alipay_qr":
         parts = urlsplit(found.url)
         return _page("pay/alipay_qr.html", order, merchant, channel_name=name,
                      frame_url=found.url, frame_size=found.frame_size,
-                     expires_at=found.expires_at, frame_src=f"{parts.scheme}://{parts.netloc}")
+                     expires_at=found.expires_at, lifetime_minutes=handoff.QR_LIFETIME_MINUTES,
+                     frame_src=f"{parts.scheme}://{parts.netloc}")
     if found.kind == "jsapi":
         return _page("pay/jsapi.html", order, merchant, channel_name=name,
                      jsapi=found.jsapi)
@@ -367,7 +370,13 @@ def result(token):
         refresh_url = url_for("pay.result", token=order.id, n=checks + 1,
                               **({"waiting": 1} if waiting else {}))
     bc_result = "cancelled" if state.status == "pending" and cancelled else state.status
-    return _page("pay/result.html", order, merchant, state=state, checks=checks,
+    if state.status == "refunded":
+        # The refunded share in the order's own currency (checkout.money).
+        refunds = {"refunded_amount": money.format_amount(state.refunded_fee, order.currency),
+                   "paid_amount": money.format_amount(state.paid_fee, order.currency)}
+    else:
+        refunds = {}
+    return _page("pay/result.html", order, merchant, state=state, checks=checks, **refunds,
                  max_checks=PENDING_CHECKS, cancelled=cancelled, waiting=waiting,
                  forward_url=forward_url, refresh_url=refresh_url, bc_result=bc_result if bc_result != "unknown"
                  else "pending")
