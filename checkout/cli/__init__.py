@@ -13,6 +13,7 @@ GROUPS = [
     "checkout.cli.merchants",
     "checkout.cli.db",
     "checkout.cli.coupons",
+    "checkout.cli.refunds",
     "checkout.cli.webhooks",
     "checkout.cli.demo",
 ]

@@ -193,3 +193,32 @@ def refund_status(merchant: Merchant, fields: dict, *, test_mode: bool = False) 
     except Refused as refused:
         return refused.answer()
     return answer(OK, refund_status=REFUND_STATUS[refund.status])
+
+
+# --- for operators (``flask --app wsgi refunds list|show``) ---------------------------------
+
+def operator_view(refund: Refund, bill: Bill) -> dict:
+    """A refund as the operator CLI shows it: the wire fields, then what the
+    wire does not say (our status, whether it is a pre-refund, why denied,
+    when it finished)."""
+    return {**refund_to_wire(refund, bill), "status": refund.status,
+            "need_approval": refund.need_approval, "deny_reason": refund.deny_reason,
+            "finish_time": refund.finish_time}
+
+
+def operator_list(merchant: Merchant, *, test_mode: bool = False, bill_no: str | None = None,
+                  pending: bool = False, limit: int = 50) -> list[tuple[Refund, Bill]]:
+    """The app's refunds, newest first: of one bill, or only the pre-refunds
+    still awaiting approval."""
+    statement = db.select(Refund, Bill).join(Bill, Bill.id == Refund.bill_id).where(
+        Refund.app_id == merchant.app_id, Refund.test_mode == test_mode)
+    if bill_no:
+        statement = statement.where(Refund.bill_no == bill_no)
+    if pending:
+        statement = statement.where(Refund.status == Refund.PENDING_APPROVAL)
+    return list(db.session.execute(
+        statement.order_by(Refund.create_time.desc(), Refund.id.desc()).limit(limit)).all())
+
+
+def bill_of(refund: Refund) -> Bill:
+    return _bill_of(refund)
