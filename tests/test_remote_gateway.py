@@ -605,3 +605,47 @@ def test_the_embedded_gateway_reads_the_refunded_fee_from_the_bill(app, merchant
     assert gateway.refunded_fee(merchant, gateway.get_bill(merchant, bill.id)) == 350
     assert [r["refund_fee"] for r in gateway.query_refunds(merchant, {})] == [250, 100]
 
+
+
+def _today_refund_no() -> str:
+    from checkout.clock import now_ms
+    from checkout.sandbox.refunds import china_day
+
+    return china_day(now_ms()) + uuid.uuid4().hex[:10]
+
+
+def _paid_ali_bill(merchant, total_fee=1000):
+    from checkout.db import db
+    from checkout.models import Bill
+    from checkout.sandbox import bills, settlement
+
+    created = bills.create_bill(merchant, ali_web_request(total_fee=total_fee))
+    bill = db.session.get(Bill, created["id"])
+    assert settlement.mark_paid(bill)
+    return bill
+
+
+def test_a_refund_and_its_approval_go_through_the_embedded_rest_api(live_server, merchant):
+    bill = _paid_ali_bill(merchant)
+    gateway = remote(live_server.url, read_timeout=10)
+
+    direct = gateway.refund(merchant, {"bill_no": bill.bill_no, "refund_no": _today_refund_no(),
+                                       "refund_fee": 300})
+    pre = gateway.refund(merchant, {"bill_no": bill.bill_no, "refund_no": _today_refund_no(),
+                                    "refund_fee": 700, "need_approval": True})
+    reviewed = gateway.review_refunds(merchant, {"channel": "ALI", "ids": [pre["id"]],
+                                                 "agree": True})
+
+    assert reviewed["result_map"] == {pre["id"]: "OK"}
+    assert gateway.get_refund(merchant, direct["id"])["result"] is True
+    assert gateway.refunded_fee(merchant, gateway.get_bill(merchant, bill.id)) == 1000
+
+
+def test_a_refund_over_what_was_paid_is_a_gateway_error_through_the_rest_api(live_server,
+                                                                              merchant):
+    bill = _paid_ali_bill(merchant, total_fee=100)
+    with pytest.raises(GatewayError) as refused:
+        remote(live_server.url, read_timeout=10).refund(
+            merchant, {"bill_no": bill.bill_no, "refund_no": _today_refund_no(),
+                       "refund_fee": 101})
+    assert refused.value.result_code == 12
