@@ -1,6 +1,10 @@
 """The official BeeCloud Python SDK (PyPI ``beecloud`` 3.6.0), unmodified,
 against our server on a real socket, with only its API host changed.
 
+The SDK refuses refunds, pre-refund reviews and refund queries in test mode
+before sending anything, so its refund calls are tested in live mode (which
+the embedded gateway simulates too).
+
 The SDK builds every URL from ``beecloud.utils.BEECLOUD_API_HOST`` (read by
 ``get_rest_root_url``), so that one name is the host we point at ours."""
 
@@ -11,11 +15,16 @@ import pytest
 beecloud = pytest.importorskip("beecloud")
 
 from beecloud import utils as bc_utils  # noqa: E402
-from beecloud.entity import BCApp, BCPayReqParams, BCQueryReqParams  # noqa: E402
+from beecloud.entity import (BCApp, BCPayReqParams, BCPreRefundAuditParams,  # noqa: E402
+                             BCQueryReqParams, BCRefundReqParams)
 from beecloud.pay import BCPay  # noqa: E402
 from beecloud.query import BCQuery  # noqa: E402
 
 from checkout.clock import now_ms  # noqa: E402
+from checkout.db import db  # noqa: E402
+from checkout.models import Bill  # noqa: E402
+from checkout.sandbox import refunds as refund_service  # noqa: E402
+from checkout.sandbox import settlement  # noqa: E402
 
 _counter = iter(range(10 ** 6))
 
@@ -144,3 +153,106 @@ def test_sdk_offline_qr_bill_and_status(sdk_host, merchant):
     assert result.code_url.startswith(sdk_host + "/sandbox/cashier/")
     reverted = pay.offline_revert(params.bill_no, channel="ALI_OFFLINE_QRCODE")
     assert reverted.result_code == 8  # no ALI_OFFLINE_QRCODE bill under that number
+
+
+# --- refunds (issue 13; seed 001 §3-§4, seed 000 §6) -----------------------------------------
+
+def sdk_paid_bill(merchant, channel="ALI_WEB", total_fee=100):
+    """A bill created through the SDK and paid by the shopper (the sandbox's settlement)."""
+    created = sdk_pay(merchant, channel=channel, total_fee=total_fee)
+    assert created.result_code == 0, created.err_detail
+    bill = db.session.get(Bill, created.id)
+    assert settlement.mark_paid(bill)
+    return bill
+
+
+def sdk_refund_no() -> str:
+    return refund_service.china_day(now_ms()) + f"{next(_counter):06d}"
+
+
+def sdk_refund(merchant, bill_no, fee, **extra):
+    params = BCRefundReqParams()
+    params.refund_no, params.bill_no, params.refund_fee = sdk_refund_no(), bill_no, fee
+    for name, value in extra.items():
+        setattr(params, name, value)
+    pay = BCPay()
+    pay.register_app(bc_app(merchant))
+    return pay.refund(params)
+
+
+def sdk_audit(merchant, ids, agree, channel="ALI", deny_reason=None):
+    params = BCPreRefundAuditParams()
+    params.channel, params.ids, params.agree, params.deny_reason = channel, ids, agree, deny_reason
+    pay = BCPay()
+    pay.register_app(bc_app(merchant))
+    return pay.audit_pre_refunds(params)
+
+
+def test_sdk_refunds_part_then_the_rest_and_the_bill_reads_refunded(sdk_host, merchant):
+    bill = sdk_paid_bill(merchant, "ALI_WEB", 100)
+    part = sdk_refund(merchant, bill.bill_no, 30, optional={"why": "one cup broken"})
+    assert part.result_code == 0, part.err_detail
+    assert part.id and part.url.startswith(sdk_host + "/sandbox/cashier/")
+    rest = sdk_refund(merchant, bill.bill_no, 70, channel="ALI")
+    assert rest.result_code == 0, rest.err_detail
+    over = sdk_refund(merchant, bill.bill_no, 1)
+    assert (over.result_code, over.result_msg) == (12, "REFUND_AMOUNT_TOO_LARGE")
+    one = sdk_query(merchant).query_bill_by_id(bill.id)
+    assert one.result_code == 0 and one.pay.refund_result is True
+
+
+def test_sdk_pre_refund_waits_for_approval(sdk_host, merchant):
+    bill = sdk_paid_bill(merchant, "ALI_WEB", 100)
+    pending = sdk_refund(merchant, bill.bill_no, 40, need_approval=True)
+    assert pending.result_code == 0 and pending.url is None
+    assert sdk_refund(merchant, bill.bill_no, 1).result_code == 11
+    assert sdk_query(merchant).query_bill_by_id(bill.id).pay.refund_result is False
+    approved = sdk_audit(merchant, [pending.id, "no-such-id"], True)
+    assert approved.result_code == 0, approved.err_detail
+    assert approved.result_map[pending.id] == "OK"
+    assert approved.result_map["no-such-id"].startswith("NO_SUCH_REFUND")
+    assert approved.url.startswith(sdk_host + "/sandbox/cashier/")
+    assert sdk_query(merchant).query_bill_by_id(bill.id).pay.refund_result is True
+
+
+def test_sdk_denies_a_pre_refund_and_the_number_may_be_used_again(sdk_host, merchant):
+    bill = sdk_paid_bill(merchant, "WX_NATIVE", 100)
+    params = BCRefundReqParams()
+    params.refund_no, params.bill_no, params.refund_fee = sdk_refund_no(), bill.bill_no, 50
+    params.need_approval = True
+    pay = BCPay()
+    pay.register_app(bc_app(merchant))
+    pending = pay.refund(params)
+    denied = sdk_audit(merchant, [pending.id], False, channel="WX", deny_reason="审核不通过")
+    assert denied.result_code == 0 and denied.result_map == {pending.id: "OK"}
+    params.need_approval = None
+    again = pay.refund(params)
+    assert again.result_code == 0, again.err_detail
+
+
+def test_sdk_refunds_need_the_master_secret(sdk_host, merchant):
+    bill = sdk_paid_bill(merchant)
+    app = bc_app(merchant)
+    app.master_secret = merchant.app_secret  # the wrong secret
+    pay = BCPay()
+    pay.register_app(app)
+    params = BCRefundReqParams()
+    params.refund_no, params.bill_no, params.refund_fee = sdk_refund_no(), bill.bill_no, 1
+    assert pay.refund(params).result_code == 1
+
+
+def test_sdk_offline_refund(sdk_host, merchant):
+    pay = BCPay()
+    pay.register_app(bc_app(merchant))
+    params = BCPayReqParams()
+    params.channel, params.total_fee, params.title = "ALI_SCAN", 100, "till"
+    params.bill_no, params.auth_code = new_bill_no(), "281234567890123456"
+    paid = pay.offline_pay(params)
+    assert paid.result_code == 0 and paid.pay_result is True, paid.err_detail
+    refund = BCRefundReqParams()
+    refund.channel, refund.refund_no, refund.bill_no, refund.refund_fee = \
+        "ALI", sdk_refund_no(), params.bill_no, 100
+    result = pay.offline_refund(refund)
+    assert result.result_code == 0, result.err_detail
+    assert result.id and result.refund_result is True
+
