@@ -256,3 +256,85 @@ def test_sdk_offline_refund(sdk_host, merchant):
     assert result.result_code == 0, result.err_detail
     assert result.id and result.refund_result is True
 
+
+# --- refund queries (issue 13; seed 001 §7-§10) -------------------------------------------
+
+def sdk_refund_query(**filters) -> BCQueryReqParams:
+    params = BCQueryReqParams()
+    for name, value in filters.items():
+        setattr(params, name, value)
+    return params
+
+
+def test_sdk_queries_and_counts_a_bills_refunds(sdk_host, merchant):
+    bill = sdk_paid_bill(merchant, "ALI_WEB", 100)
+    first = sdk_refund(merchant, bill.bill_no, 30, optional={"why": "one cup broken"})
+    second = sdk_refund(merchant, bill.bill_no, 20)
+    other = sdk_paid_bill(merchant, "ALI_WEB", 100)
+    sdk_refund(merchant, other.bill_no, 10)
+    query = sdk_query(merchant)
+
+    found = query.query_refunds(sdk_refund_query(bill_no=bill.bill_no, need_detail=True))
+
+    assert found.result_code == 0, found.err_detail
+    assert [refund.id for refund in found.refunds] == [second.id, first.id]
+    oldest = found.refunds[1]
+    assert (oldest.bill_no, oldest.total_fee, oldest.refund_fee, oldest.channel,
+            oldest.sub_channel, oldest.finish, oldest.result) == (
+        bill.bill_no, 100, 30, "ALI", "ALI_WEB", True, True)
+    assert oldest.optional == '{"why": "one cup broken"}'
+    assert query.query_refunds_count(sdk_refund_query(bill_no=bill.bill_no)).count == 2
+    assert query.query_refunds_count(sdk_refund_query(channel="ALI")).count == 3
+
+
+def test_sdk_queries_pre_refunds_by_need_approval(sdk_host, merchant):
+    bill = sdk_paid_bill(merchant, "ALI_WEB", 100)
+    direct = sdk_refund(merchant, bill.bill_no, 10)
+    pending = sdk_refund(merchant, bill.bill_no, 20, need_approval=True)
+    query = sdk_query(merchant)
+
+    pre = query.query_refunds(sdk_refund_query(need_approval=True))
+
+    assert [refund.id for refund in pre.refunds] == [pending.id]
+    assert pre.refunds[0].finish is False
+    assert direct.id not in [r.id for r in query.query_refunds(sdk_refund_query(
+        need_approval=True, skip=0, limit=50)).refunds]
+    assert query.query_refunds_count(sdk_refund_query(need_approval=True)).count == 1
+
+
+def test_sdk_queries_one_refund_by_id(sdk_host, merchant):
+    bill = sdk_paid_bill(merchant, "ALI_WEB", 100)
+    made = sdk_refund(merchant, bill.bill_no, 25)
+    query = sdk_query(merchant)
+
+    one = query.query_refund_by_id(made.id)
+
+    assert one.result_code == 0, one.err_detail
+    assert (one.refund.id, one.refund.refund_fee, one.refund.title) == (made.id, 25, "SDK 测试")
+    unknown = query.query_refund_by_id("no-such-refund")
+    assert (unknown.result_code, unknown.result_msg) == (13, "NO_SUCH_REFUND")
+
+
+def test_sdk_asks_a_wechat_refunds_status_until_it_finishes(sdk_host, merchant):
+    bill = sdk_paid_bill(merchant, "WX_NATIVE", 100)
+    made = sdk_refund(merchant, bill.bill_no, 100)
+    from checkout.models import Refund
+
+    stored = db.session.get(Refund, made.id)
+    query = sdk_query(merchant)
+
+    assert query.query_refund_status("WX", stored.refund_no).refund_status == "PROCESSING"
+    refund_service.settle_due(now_ms() + 3600 * 1000)  # the worker's job, an hour later
+    assert query.query_refund_status("WX", stored.refund_no).refund_status == "SUCCESS"
+    other_channel = query.query_refund_status("ALI", stored.refund_no)
+    assert other_channel.result_code == 3
+
+
+def test_sdk_in_test_mode_does_not_send_refund_queries(merchant):
+    # beecloud 3.6.0 answers these itself in test mode (report_not_supported_err),
+    # without a request; /2/rest/sandbox/refunds… serve the other SDKs.
+    query = sdk_query(merchant, test_mode=True)
+    for answer in (query.query_refunds(sdk_refund_query()),
+                   query.query_refund_by_id("any"),
+                   query.query_refund_status("WX", "20261201abc")):
+        assert "does NOT support test mode" in answer.err_detail
