@@ -179,7 +179,8 @@ BILL_FIELDS = ["app_id", "timestamp", "app_sign", "channel", "total_fee", "bill_
                "optional", "analysis", "return_url", "notify_url", "bill_timeout", "buyer_id",
                "coupon_id", "openid", "qr_pay_mode", "show_url", "use_app", "identity_id",
                "store_id", "limit_credit", "auth_code", "method", "template_id", "user_id",
-               "currency", "credit_card_info", "credit_card_id"]
+               "currency", "credit_card_info", "credit_card_id", "refund_no", "refund_fee",
+               "need_approval", "ids", "agree", "deny_reason", "refund_reason", "operator_id"]
 
 
 def rest_posts(merchant) -> list[tuple[str, dict]]:
@@ -190,6 +191,7 @@ def rest_posts(merchant) -> list[tuple[str, dict]]:
             "cvv": "123", "first_name": "A", "last_name": "B", "card_type": "visa"}
     international = {"channel": "PAYPAL_CREDITCARD", "total_fee": "1.00", "currency": "USD",
                      "bill_no": bill_no(), "title": "tea", "credit_card_info": card}
+    refund = {"bill_no": paid_bill_no(merchant), "refund_fee": 1, "optional": {"k": "v"}}
     return [
         ("/2/rest/bill", signed(merchant, **bill)),
         ("/2/rest/sandbox/bill", signed(merchant, "test", **bill)),
@@ -204,7 +206,52 @@ def rest_posts(merchant) -> list[tuple[str, dict]]:
         ("/2/rest/international/bill", signed(merchant, **{**international,
                                                              "channel": "PAYPAL_PAYPAL",
                                                              "return_url": "https://s.example/r"})),
+        ("/2/rest/refund", signed(merchant, "master", refund_no=refund_no(), **refund)),
+        ("/2/rest/sandbox/refund", signed(merchant, "test", refund_no=refund_no(), **{
+            **refund, "bill_no": paid_bill_no(merchant, test_mode=True)})),
+        ("PUT /2/rest/refund", signed(merchant, "master", channel="ALI", ids=["x"], agree=True)),
+        ("PUT /2/rest/sandbox/refund", signed(merchant, "test", channel="ALI", ids=["x"],
+                                              agree=False, deny_reason="no")),
+        ("/2/rest/offline/refund", signed(merchant, "master", refund_no=refund_no(), **{
+            **refund, "bill_no": paid_bill_no(merchant, offline=True), "channel": "ALI",
+            "refund_reason": "正常退款", "operator_id": "OP001", "store_id": "S1"})),
     ]
+
+
+def send(client, door: str, **request):
+    """``door`` is a path, POSTed, or ``"PUT /path"``."""
+    method, _, path = door.rpartition(" ")
+    return client.open(path, method=method or "POST", **request)
+
+
+_paid: dict[tuple, str] = {}
+
+
+def paid_bill_no(merchant, *, test_mode: bool = False, offline: bool = False) -> str:
+    """A paid bill of ``merchant`` that refunds can reach (one per kind, kept)."""
+    from checkout.db import db
+    from checkout.models import Bill
+    from checkout.sandbox import bills, settlement
+    from checkout.sandbox import offline as offline_bills
+
+    key = (merchant.app_id, test_mode, offline)
+    if key not in _paid:
+        fields = {"total_fee": 10 ** 8, "bill_no": bill_no(), "title": "refunds"}
+        if offline:
+            created = offline_bills.create_offline_bill(merchant, {
+                **fields, "channel": "ALI_SCAN", "auth_code": "281234567890123456"})
+        else:
+            created = bills.create_bill(merchant, {**fields, "channel": "ALI_WEB",
+                                                   "return_url": "https://shop.example.com/r"},
+                                        test_mode=test_mode)
+            settlement.mark_paid(db.session.get(Bill, created["id"]))
+        _paid[key] = fields["bill_no"]
+    return _paid[key]
+
+
+def refund_no() -> str:
+    from checkout.sandbox.refunds import china_day
+    return china_day(now_ms()) + f"{next(_numbers):06d}"
 
 
 QUERY_FIELDS = ["app_id", "timestamp", "app_sign", "channel", "bill_no", "buyer_id",
@@ -223,7 +270,7 @@ REST_GETS = [("/2/rest/bills", "app"), ("/2/rest/bills/count", "app"),
 def test_rest_bodies_with_odd_fields_never_break(client, store, sane, data):
     path, base = data.draw(st.sampled_from(rest_posts(store)))
     body = data.draw(mutated(base, BILL_FIELDS))
-    sane(client.post(path, data=json_bytes(body), content_type="application/json"), store)
+    sane(send(client, path, data=json_bytes(body), content_type="application/json"), store)
 
 
 @generated
@@ -240,7 +287,8 @@ def test_rest_queries_with_odd_filters_never_break(client, store, sane, data):
 JSON_DOORS = ["/2/rest/bill", "/2/rest/sandbox/bill", "/2/rest/offline/bill",
               "/2/rest/offline/bill/status", "/2/rest/offline/bill/B12345678",
               "/2/rest/coupon", "/1/rest/international/bill", "/pay", "/pay/jsapi",
-              "/sandbox/wechat/pay", "/demo/webhook"]
+              "/sandbox/wechat/pay", "/demo/webhook", "/2/rest/refund", "PUT /2/rest/refund",
+              "/2/rest/sandbox/refund", "PUT /2/rest/sandbox/refund", "/2/rest/offline/refund"]
 
 
 @generated
@@ -249,7 +297,7 @@ def test_broken_bodies_never_break_a_json_door(client, store, sane, data):
     door = data.draw(st.sampled_from(JSON_DOORS))
     valid = json_bytes(rest_posts(store)[0][1])
     body = data.draw(raw_bodies(valid))
-    sane(client.post(door, data=body, content_type="application/json"), store)
+    sane(send(client, door, data=body, content_type="application/json"), store)
 
 
 # --- the hosted checkout ----------------------------------------------------------------------
@@ -431,8 +479,8 @@ def test_every_rest_field_takes_every_odd_kind_of_value(client, store, sweep):
             for value in ODD_KINDS:
                 body = {**rest_posts(store)[0][1], **base, name: value} \
                     if name in ("app_id", "timestamp", "app_sign") else {**base, name: value}
-                sweep(f"{path} {name}={value!r:.40}", client.post(
-                    path, data=json_bytes(body), content_type="application/json"), store)
+                sweep(f"{path} {name}={value!r:.40}", send(
+                    client, path, data=json_bytes(body), content_type="application/json"), store)
     assert not sweep.failures, sweep.failures
 
 
