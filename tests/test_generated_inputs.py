@@ -257,12 +257,17 @@ def refund_no() -> str:
 QUERY_FIELDS = ["app_id", "timestamp", "app_sign", "channel", "bill_no", "buyer_id",
                 "spay_result", "refund_result", "start_time", "end_time", "skip", "limit",
                 "need_detail", "user_id", "template_id", "status", "limit_fee", "name",
-                "created_before", "created_after", "coupon_id"]
+                "created_before", "created_after", "coupon_id",
+                "refund_no", "need_approval", "bill_update_flag"]
 REST_GETS = [("/2/rest/bills", "app"), ("/2/rest/bills/count", "app"),
              ("/2/rest/sandbox/bills", "test"), ("/2/rest/sandbox/bills/count", "test"),
              ("/2/rest/bill/{id}", "app"), ("/2/rest/sandbox/bill/{id}", "test"),
              ("/2/rest/coupon", "app"), ("/2/rest/coupon/template", "app"),
-             ("/2/rest/coupon/{id}", "app"), ("/2/rest/coupon/template/{id}", "app")]
+             ("/2/rest/coupon/{id}", "app"), ("/2/rest/coupon/template/{id}", "app"),
+             ("/2/rest/refunds", "app"), ("/2/rest/refunds/count", "app"),
+             ("/2/rest/sandbox/refunds", "test"), ("/2/rest/sandbox/refunds/count", "test"),
+             ("/2/rest/refund/status", "app"), ("/2/rest/sandbox/refund/status", "test"),
+             ("/2/rest/refund/{id}", "app"), ("/2/rest/sandbox/refund/{id}", "test")]
 
 
 @generated
