@@ -178,3 +178,21 @@ def test_wx_native_cannot_be_reverted_by_channel(client, merchant):
 def test_revert_of_unknown_bill_is_no_such_bill(client, merchant):
     answer = post(client, f"/2/rest/offline/bill/{new_bill_no()}", merchant, method="REVERT")
     assert answer["result_code"] == 8
+
+
+@pytest.mark.parametrize("column", ["refunded_fee", "refunding_fee"])
+def test_a_bill_with_refunds_cannot_be_reverted(client, merchant, column):
+    # A revert gives the whole payment back; after (or during) a refund that
+    # would return money twice.
+    bill_no = new_bill_no()
+    made = offline_bill(client, merchant, "ALI_OFFLINE_QRCODE", bill_no=bill_no)
+    bill = db.session.get(Bill, made["id"])
+    bill.status = Bill.PAID
+    setattr(bill, column, 1)
+    db.session.commit()
+    answer = post(client, f"/2/rest/offline/bill/{bill_no}", merchant, method="REVERT",
+                  channel="ALI_OFFLINE_QRCODE")
+    assert answer["result_code"] == 7
+    assert "refunds" in answer["err_detail"]
+    db.session.expire_all()
+    assert db.session.get(Bill, made["id"]).status == Bill.PAID

@@ -25,8 +25,8 @@ from .. import channels as catalogue
 from ..db import db
 from ..models import Bill, Merchant
 from . import bills
-from .bills import (CHANNEL_INVALID, MISS_PARAM, NO_SUCH_BILL, OK, PARAM_INVALID, Refused,
-                    answer)
+from .bills import (CHANNEL_ERROR, CHANNEL_INVALID, MISS_PARAM, NO_SUCH_BILL, OK, PARAM_INVALID,
+                    Refused, answer)
 
 QR_CHANNELS = ("WX_NATIVE", "ALI_OFFLINE_QRCODE")
 BARCODE_CHANNELS = ("WX_SCAN", "ALI_SCAN", "SCAN")
@@ -150,6 +150,12 @@ def revert_bill(merchant: Merchant, bill_no: str, fields: dict) -> dict:
         .execution_options(synchronize_session=False))
     paid = list(db.session.execute(db.select(Bill).where(
         Bill.id.in_(ids), Bill.status == Bill.PAID).with_for_update()).scalars())
+    if any(bill.refunded_fee or bill.refunding_fee for bill in paid):
+        # A revert gives the whole payment back: after a refund (or during
+        # one) it would give back what was already returned.
+        db.session.commit()
+        return answer(CHANNEL_ERROR, f"bill_no {bill_no} has refunds; a refunded bill cannot "
+                                     "be reverted (refund the rest instead)")
     for bill in paid:
         bill.status = Bill.REVERTED
         bill.revert_result = True
