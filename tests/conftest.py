@@ -443,3 +443,35 @@ def press_cashier(client):
         return client.post(f"{path}/{action}", data={"csrf_token": token})
 
     return press
+
+
+# --- time, moved by hand -------------------------------------------------------
+
+class ManualClock:
+    """Stands in for ``checkout.clock.now_ms``: answers ``now`` (ms) until moved."""
+
+    def __init__(self, now: int):
+        self.now = now
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch) -> ManualClock:
+    """``checkout.clock.now_ms`` and every checkout module's imported copy of
+    it, replaced by a clock the test moves (``clock.now = …``), starting now.
+    A live server's thread sees it too; nothing is ever waited for."""
+    import sys
+
+    from checkout import clock as clock_module
+
+    real = clock_module.now_ms
+    fake = ManualClock(real())
+    monkeypatch.setattr(clock_module, "now_ms", fake)
+    for name, module in list(sys.modules.items()):
+        if name.startswith("checkout."):
+            for attribute, value in list(vars(module).items()):
+                if value is real:
+                    monkeypatch.setattr(module, attribute, fake)
+    return fake

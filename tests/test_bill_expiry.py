@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from itertools import count
 
 import pytest
@@ -27,28 +26,11 @@ _numbers = count(1)
 TIMEOUT_S = 360  # seed 001 line 51's example
 
 
-class Clock:
-    """The one clock every module reads (``checkout.clock.now_ms``), moved by hand."""
-
-    def __init__(self, now: int):
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-
 @pytest.fixture
-def clock(monkeypatch) -> Clock:
-    """Moves ``checkout.clock.now_ms`` and every checkout module's imported
-    copy of it, so the app (and a live server's thread) sees the same time."""
-    fake, real = Clock(T0), clock_module.now_ms
-    monkeypatch.setattr(clock_module, "now_ms", fake)
-    for name, module in list(sys.modules.items()):
-        if name.startswith("checkout."):
-            for attribute, value in list(vars(module).items()):
-                if value is real:
-                    monkeypatch.setattr(module, attribute, fake)
-    return fake
+def clock(clock):
+    """The shared hand-moved clock (conftest), starting at ``T0``."""
+    clock.now = T0
+    return clock
 
 
 @pytest.fixture

@@ -7,13 +7,10 @@ in this process, in a thread), never waited for."""
 
 from __future__ import annotations
 
-import sys
 from urllib.parse import urlencode
 
 import pytest
 
-from checkout import clock as clock_module
-from checkout.clock import now_ms
 from checkout.db import db
 from checkout.models import Bill
 
@@ -21,28 +18,6 @@ pytestmark = pytest.mark.browser
 
 PHONE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
             "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1")
-
-
-class Clock:
-    def __init__(self, now: int):
-        self.now = now
-
-    def __call__(self) -> int:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch) -> Clock:
-    """``checkout.clock.now_ms`` and every checkout module's imported copy of
-    it, moved by hand (as in test_bill_expiry.py)."""
-    fake, real = Clock(now_ms()), clock_module.now_ms
-    monkeypatch.setattr(clock_module, "now_ms", fake)
-    for name, module in list(sys.modules.items()):
-        if name.startswith("checkout."):
-            for attribute, value in list(vars(module).items()):
-                if value is real:
-                    monkeypatch.setattr(module, attribute, fake)
-    return fake
 
 
 @pytest.fixture
