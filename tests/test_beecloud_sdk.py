@@ -338,3 +338,35 @@ def test_sdk_in_test_mode_does_not_send_refund_queries(merchant):
                    query.query_refund_by_id("any"),
                    query.query_refund_status("WX", "20261201abc")):
         assert "does NOT support test mode" in answer.err_detail
+
+
+def test_a_merchant_pays_refunds_part_then_the_rest_and_gets_every_webhook(
+        sdk_host, make_merchant, receiver, press_cashier):
+    """Issue 13's "done when": through the official SDK only (and the
+    shopper at the cashier), a merchant sees the PAY and each REFUND webhook
+    at its own endpoint, signed, and the bill's refunded state."""
+    import json
+
+    from checkout import signing
+    from checkout.sandbox import webhooks
+
+    merchant = make_merchant(webhook_url=receiver.url)
+    created = sdk_pay(merchant, channel="ALI_WEB", total_fee=100)
+    assert created.result_code == 0, created.err_detail
+    assert press_cashier(db.session.get(Bill, created.id), "pay").status_code < 400
+    bill_no = db.session.get(Bill, created.id).bill_no
+    for fee in (30, 70):
+        answer = sdk_refund(merchant, bill_no, fee)
+        assert answer.result_code == 0, answer.err_detail
+    webhooks.work_once()
+
+    events = [json.loads(body) for body in receiver.bodies]
+    assert [(e["transaction_type"], e["transaction_fee"]) for e in events] == [
+        ("PAY", 100), ("REFUND", 30), ("REFUND", 70)]
+    for event in events:
+        assert event["signature"] == signing.webhook_signature(
+            merchant.app_id, event["transaction_id"], event["transaction_type"],
+            event["channel_type"], event["transaction_fee"], merchant.master_secret)
+    found = sdk_query(merchant).query_bill_by_id(created.id)
+    assert found.result_code == 0 and found.pay.refund_result is True
+    assert sdk_refund(merchant, bill_no, 1).result_code == 12
