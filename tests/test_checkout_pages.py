@@ -320,7 +320,15 @@ def test_the_result_is_pending_before_payment(client, open_order):
     path, _ = open_order()
     _start(client, path, "ALI_WEB")
     status, page = _result(client, path)
-    assert status == "pending" and b'http-equiv="refresh"' in page.data
+    assert status == "pending"
+
+
+def test_a_pending_result_never_reloads_itself_and_offers_check_again(client, open_order):
+    path, _ = open_order()
+    _start(client, path, "ALI_WEB")
+    _, page = _result(client, path)
+    assert b'http-equiv="refresh"' not in page.data  # scripts poll; no WCAG 2.2.1 self-reload
+    assert f'href="{path}/return?n=1"'.encode() in page.data
 
 
 def test_the_result_page_never_trusts_query_parameters(client, open_order):
@@ -351,8 +359,9 @@ def test_a_paid_order_forwards_to_the_merchants_return_url(client, open_order):
     _start(client, path, "ALI_WEB")
     settlement.mark_paid(_bills()[0])
     status, page = _result(client, path)
-    assert status == "paid"
-    assert b'content="5;url=https://shop.example.com/done"' in page.data
+    assert status == "paid" and b'http-equiv="refresh"' not in page.data
+    assert b'data-forward="https://shop.example.com/done"' in page.data  # the script's countdown
+    assert b'href="https://shop.example.com/done" data-testid="back-to-shop"' in page.data
     db.session.refresh(order)
     assert order.status == "PAID"
 
@@ -382,11 +391,11 @@ def test_a_paid_order_opens_on_its_result_page(client, open_order, merchant, but
     assert page.status_code == 303 and page.headers["Location"].endswith("/return")
 
 
-def test_a_pending_result_stops_refreshing_itself_after_a_while(client, open_order):
+def test_a_pending_result_stops_polling_after_many_checks(client, open_order):
     path, _ = open_order()
     _start(client, path, "ALI_WEB")
     page = client.get(path + "/return?n=12")
-    assert b'http-equiv="refresh"' not in page.data and b'data-testid="check-again"' in page.data
+    assert b"data-status-url" not in page.data and b'data-testid="check-again"' in page.data
 
 
 def test_the_status_endpoint_reports_the_gateways_state(client, open_order):

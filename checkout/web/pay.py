@@ -362,13 +362,11 @@ def result(token):
     # still open; the status itself always comes from the gateway.
     cancelled = wx == "cancel" or request.args.get("cancelled") == "1"
     waiting = request.args.get("waiting") == "1"
-    framed = bool(_parent(order))
-    forward_url = order.return_url if state.status == "paid" and not framed else None
-    refresh_url = None
-    if state.status == "pending" and not cancelled and checks < PENDING_CHECKS:
-        # Without scripts the page checks again by itself, a bounded number of times.
-        refresh_url = url_for("pay.result", token=order.id, n=checks + 1,
-                              **({"waiting": 1} if waiting else {}))
+    # No self-reload (<meta refresh>, WCAG 2.2.1): scripts poll the status;
+    # without them the shopper presses "Check again", counted so that after a
+    # while the page stops promising an answer.
+    check_url = url_for("pay.result", token=order.id, n=min(checks + 1, PENDING_CHECKS),
+                        **({"waiting": 1} if waiting else {}))
     bc_result = "cancelled" if state.status == "pending" and cancelled else state.status
     if state.status == "refunded":
         # The refunded share in the order's own currency (checkout.money).
@@ -378,7 +376,7 @@ def result(token):
         refunds = {}
     return _page("pay/result.html", order, merchant, state=state, checks=checks, **refunds,
                  max_checks=PENDING_CHECKS, cancelled=cancelled, waiting=waiting,
-                 forward_url=forward_url, refresh_url=refresh_url, bc_result=bc_result if bc_result != "unknown"
+                 check_url=check_url, bc_result=bc_result if bc_result != "unknown"
                  else "pending")
 
 

@@ -73,6 +73,7 @@
   var forward = $("[data-forward]");
   if (forward && !document.documentElement.getAttribute("data-bc-parent")) {
     var forwardText = forward.getAttribute("data-forward-text"), secondsLeft = 5;
+    forward.hidden = false;  // hidden without scripts: nothing would count down
     var countDown = function () {
       if (secondsLeft <= 0) { window.location.assign(forward.getAttribute("data-forward")); return; }
       if (forwardText) { forward.textContent = forwardText.replace("{n}", String(secondsLeft)); }
