@@ -7,13 +7,15 @@ Each page is its own test (``PAGES`` below): the chooser on a PC, a phone and
 inside WeChat, with coupons and for a USD order; the WeChat QR page; each
 sandbox cashier family; the result pages (paid, paid with the countdown to
 the shop, pending, failed, cancelled, expired); the problem and 404 pages;
-the card form empty and with an error. ``pytest -m gallery`` writes a PNG of
-each into test-artifacts/gallery/ instead of asserting."""
+the card form empty and with an error. Each test also leaves a full-page
+PNG of its page in the git-ignored test-artifacts/gallery/ (``bin/screenshots``
+runs just these), so anyone can look at every page in a minute."""
 
 from __future__ import annotations
 
 import re
 import secrets
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -39,6 +41,7 @@ CASHIER_FAMILIES = ["ALI_WEB", "WX_NATIVE", "UN_WEB", "JD_WEB", "YEE_WEB", "KUAI
 DOMESTIC = ["ALI_WEB", "ALI_QRCODE", "WX_NATIVE", "UN_WEB", "JD_WEB", "ALI_WAP", "WX_WAP",
             "UN_WAP", "JD_WAP", "WX_JSAPI", "YEE_WEB", "KUAIQIAN_WEB", "BD_WEB"]
 BUYER = "alice"
+GALLERY = Path(__file__).resolve().parent.parent / "test-artifacts" / "gallery"
 
 
 class Shopper:
@@ -240,6 +243,8 @@ def shopper(request, live_server, client, make_merchant, new_page, button_order,
 @pytest.mark.parametrize("name", list(PAGES))
 def test_the_page_passes_axe_wcag_2_1_aa(name, shopper, axe_violations):
     pg = PAGES[name](shopper)
+    GALLERY.mkdir(parents=True, exist_ok=True)
+    pg.screenshot(path=str(GALLERY / f"{name}-{shopper.lang}.png"), full_page=True)
     assert axe_violations(pg) == []
 
 
