@@ -144,6 +144,46 @@ def _qr(s):
     return pg
 
 
+@shopper_page("chooser-notice")
+def _chooser_notice(s):
+    # The merchant lacks the instant channel asked for: the chooser says so (amber).
+    merchant = s.make_merchant("No UnionPay", channels=["ALI_WEB", "WX_NATIVE"])
+    pg = s.goto(s.open_order(merchant, instant_channel="un"))
+    pg.get_by_test_id("chooser-notice").wait_for()
+    return pg
+
+
+@shopper_page("qr-alipay")
+def _qr_alipay(s):
+    pg = s.goto(s.open_order())
+    pg.click('[data-testid="channel-ALI_QRCODE"]')
+    pg.wait_for_load_state("load")
+    return pg
+
+
+@shopper_page("wechat-jsapi")
+def _wechat_jsapi(s):
+    path = s.open_order(user_agent=WECHAT_UA, openid="o_shopper_1")
+    pg = s.goto(path, WECHAT)
+    pg.click('[data-testid="channel-WX_JSAPI"]')
+    pg.wait_for_selector("[data-jsapi]")
+    return pg
+
+
+@shopper_page("wechat-alipay-guide")
+def _wechat_alipay_guide(s):
+    pg = s.goto(s.open_order(user_agent=WECHAT_UA, openid="o_shopper_1"), WECHAT)
+    pg.click('[data-testid="channel-ALI_WAP"]')
+    pg.wait_for_selector('[data-testid="ali-guide"]')
+    return pg
+
+
+@shopper_page("wechat-problem")
+def _wechat_problem(s):
+    path = s.open_order(user_agent=WECHAT_UA)
+    return s.goto(f"{path}/wechat/callback?state=forged&code=x", WECHAT)
+
+
 def _cashier(channel):
     def open_(s):
         answer = sandbox_bills.create_bill(s.merchant, {
