@@ -199,6 +199,35 @@ for _channel in CASHIER_FAMILIES:
     shopper_page(f"cashier-{_channel}")(_cashier(_channel))
 
 
+def _cashier_outcome(button, state):
+    def open_(s):
+        answer = sandbox_bills.create_bill(s.merchant, {
+            "channel": "WX_NATIVE", "total_fee": 1999, "title": "Oolong tea",
+            "bill_no": f"A{now_ms()}{secrets.randbelow(10 ** 6):06d}"})  # no way back: its own page
+        assert answer["result_code"] == 0, answer
+        pg = s.goto(f"/sandbox/cashier/{db.session.get(Bill, answer['id']).cashier_token}")
+        pg.click(f'[data-testid="{button}"]')
+        pg.wait_for_selector(f'[data-testid="cashier-state"][data-state="{state}"]')
+        return pg
+    return open_
+
+
+shopper_page("cashier-paid")(_cashier_outcome("pay", "paid"))
+shopper_page("cashier-failed")(_cashier_outcome("fail", "failed"))
+shopper_page("cashier-cancelled")(_cashier_outcome("cancel", "cancelled"))
+
+
+@shopper_page("qr-expired-again")
+def _qr_expired_again(s):
+    path = s.open_order()
+    bill = s.start(path, "WX_NATIVE")
+    s.request.getfixturevalue("clock").now = bill.expires_at
+    pg = s.goto(path)
+    pg.click('[data-testid="channel-WX_NATIVE"]')
+    pg.wait_for_selector('[data-testid="channel-problem"]')
+    return pg
+
+
 def _result(status, settle=None, query="", channel="ALI_WEB"):
     def open_(s):
         path = s.open_order()
