@@ -24,9 +24,14 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 UPGRADE_COMMAND = "flask --app wsgi db upgrade"
 
 
-def alembic_config(url: str | None = None) -> Config:
+def _scripts_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def alembic_config(url: str | None = None) -> Config:
+    cfg = _scripts_config()
     cfg.attributes["sqlalchemy_url"] = url or current_app.config["SQLALCHEMY_DATABASE_URI"]
     return cfg
 
@@ -37,9 +42,7 @@ def upgrade(url: str | None = None) -> None:
 
 
 def _scripts() -> ScriptDirectory:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    return ScriptDirectory.from_config(cfg)
+    return ScriptDirectory.from_config(_scripts_config())
 
 
 def code_heads() -> tuple[str, ...]:
