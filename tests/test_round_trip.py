@@ -331,7 +331,8 @@ def test_a_checkout_orders_text_reads_back_identical_at_every_step(
     result = client.get(f"/pay/{token}/return", headers=PC).get_data(as_text=True)
     assert 'data-status="paid"' in result
     assert shown(result, "order-title") == str(escape(fields["title"]))
-    assert f'content="5;url={escape(fields["return_url"])}"' in result
+    assert f'data-forward="{escape(fields["return_url"])}"' in result
+    assert f'href="{escape(fields["return_url"])}" data-testid="back-to-shop"' in result
 
 
 @pytest.mark.parametrize("sample", SAMPLES)
