@@ -88,6 +88,10 @@ ENVIRONMENT: dict[str, tuple[type, object]] = {
     "REFUND_SETTLE_SECONDS": (float, 5.0),
     # Serve the demo storefront and demo webhook receiver under /demo.
     "DEMO": (bool, False),
+    # Serve the protocol-faithful provider simulators under /simulators
+    # (checkout.simulators: Alipay's gateway.do and its cashier). For the demo,
+    # tests and development only: never in production.
+    "SIMULATORS": (bool, False),
     "LOG_LEVEL": (str, "INFO"),
 }
 

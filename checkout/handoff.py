@@ -26,7 +26,7 @@ from . import clock, coupon_offers, orders
 from .gateway import (BILL_STATES, EXPIRED, OPEN, PAID, GatewayError, GatewayUnavailable,
                       get_gateway)
 from .models import CheckoutOrder, Merchant
-from .sandbox.links import base_url
+from .links import base_url
 
 # The QR lifetime, in this one place: QR bills (WX_NATIVE, ALI_OFFLINE_QRCODE,
 # ALI_QRCODE) are created with it as their ``bill_timeout``, so the gateway

@@ -34,7 +34,7 @@ from .clock import now_ms
 from .db import db
 from .gateway import GatewayError, GatewayUnavailable, get_gateway
 from .models import BuyerCard, CheckoutOrder, Merchant
-from .sandbox.links import base_url
+from .links import base_url
 
 log = logging.getLogger(__name__)
 

@@ -35,7 +35,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from . import http_log
 from .models import Merchant
 from .sandbox.channel_answers import sandbox_wechat_appid
-from .sandbox.links import base_url
+from .links import base_url
 
 STATE_MAX_AGE_SECONDS = 10 * 60
 BAD_CODE_ERRORS = {40029, 40163}  # invalid code, code been used (WeChat's error codes)

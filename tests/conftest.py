@@ -98,6 +98,7 @@ def app_config(database_url, tmp_path):
         "SQLALCHEMY_DATABASE_URI": database_url,
         "GATEWAY": "embedded",
         "DEMO": True,
+        "SIMULATORS": True,
     }
 
 

@@ -49,7 +49,7 @@ from ..models import Bill, Merchant, SavedCard
 from . import bills
 from .bills import (CHANNEL_ERROR, CHANNEL_INVALID, MISS_PARAM, OK, PARAM_INVALID, Refused,
                     answer)
-from .links import base_url
+from ..links import base_url
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from flask import Blueprint, current_app, make_response, request
 
 from ..merchants import get_merchant
-from ..sandbox.links import base_url
+from ..links import base_url
 from .static_files import ONE_YEAR
 
 bp = Blueprint("button", __name__)
