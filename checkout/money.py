@@ -3,7 +3,10 @@ minor unit (fen for CNY). Conversions to and from decimals happen only here.
 
 Rules, written down once:
 - Display: fen are shown as yuan with exactly two decimals (``¥0.01``); no
-  rounding ever happens for display, the integer is split.
+  rounding ever happens for display, the integer is split. Pages group the
+  whole units by thousands with "," (``¥100,000,000.00``): zh-CN and en write
+  amounts alike. Only ``format_amount`` does this; wire formats (REST
+  fields, forms to channels) use ``fen_to_yuan`` / ``minor_to_wire``.
 - Decimal <-> minor unit: exact. A decimal with more places than the currency
   has (or any fraction for a zero-decimal currency) is refused, never rounded.
 """
@@ -59,9 +62,11 @@ def decimal_to_minor(value: object, currency: str = "CNY") -> int:
 
 
 def format_amount(amount: int, currency: str = "CNY") -> str:
-    """Minor units as a display string: 1 -> '¥0.01', 1234 USD -> '$12.34'."""
+    """Minor units as a display string for people (pages, the CLI), with
+    thousands grouped (issue 15): 1 -> '¥0.01', 10000000000 -> '¥100,000,000.00',
+    123450 USD -> '$1,234.50', 1234 JPY -> '¥1,234'. Never for a wire format."""
     symbol = CURRENCY_SYMBOL.get(currency.upper(), currency.upper() + " ")
-    return f"{symbol}{minor_to_decimal(amount, currency)}"
+    return f"{symbol}{minor_to_decimal(amount, currency):,}"
 
 
 def fen_to_yuan(fen: int) -> str:

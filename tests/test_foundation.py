@@ -106,7 +106,7 @@ def test_signature_comparison_ignores_case():
 
 def test_money_formats_fen_as_yuan():
     assert money.format_amount(1) == "¥0.01"
-    assert money.format_amount(123456) == "¥1234.56"
+    assert money.format_amount(123456) == "¥1,234.56"
     assert money.format_amount(500, "JPY") == "¥500"
 
 

@@ -392,7 +392,7 @@ def pay_webhook(bill_id) -> dict:
 
 def test_approval_queues_the_pay_webhook_with_the_paid_amount(client, merchant, settlement):
     answer = post(client, bill_request(merchant, currency="JPY", total_fee=1500))
-    through_paypal(client, answer, "approve", shown="¥1500")
+    through_paypal(client, answer, "approve", shown="¥1,500")
     body = pay_webhook(answer["id"])
     assert (body["channel_type"], body["transaction_type"], body["transaction_fee"],
             body["transaction_id"]) == ("PAYPAL", "PAY", 1500, bill_of(answer).bill_no)

@@ -66,7 +66,7 @@ def log_in_to_paypal(page):
 
 
 @pytest.mark.parametrize("total_fee, currency, shown, minor", [
-    (19.99, "USD", "$19.99", 1999), (1500, "JPY", "¥1500", 1500)])
+    (19.99, "USD", "$19.99", 1999), (1500, "JPY", "¥1,500", 1500)])
 def test_paypal_redirect_approved(live_server, merchant, page, screenshot, settlement,
                                   total_fee, currency, shown, minor):
     answer = paypal_bill(live_server, merchant, total_fee, currency)
@@ -95,7 +95,7 @@ def test_paypal_redirect_cancelled(live_server, merchant, page, screenshot):
 
 
 @pytest.mark.parametrize("amount, currency, shown", [(1999, "USD", "$19.99"),
-                                                      (1500, "JPY", "¥1500")])
+                                                      (1500, "JPY", "¥1,500")])
 def test_card_pay_with_a_bad_then_a_good_card(live_server, merchant, page, screenshot,
                                               settlement, amount, currency, shown):
     order = make_order(merchant, amount, currency)

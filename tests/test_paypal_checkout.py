@@ -298,7 +298,7 @@ def test_saved_card_is_shown_masked_and_pays_in_one_tap(client, merchant, settle
     post_card(client, make_order(merchant), save_card="1")
     order = make_order(merchant, currency="JPY", amount=1200)
     html = card_page(client, order)
-    assert "使用 Visa •••• 4242 支付 ¥1200" in html  # "Pay ¥1200 with Visa •••• 4242"
+    assert "使用 Visa •••• 4242 支付 ¥1,200" in html  # "Pay ¥1,200 with Visa •••• 4242"
     card_id = re.search(r'name="card" value="(\d+)"', html).group(1)
     response = client.post(f"/pay/{order.id}/saved-card",
                            data={"csrf_token": csrf_of(html), "card": card_id})
