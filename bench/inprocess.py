@@ -1,0 +1,166 @@
+"""Where a request's time goes, measured in process (no server, no sockets, no
+other load's noise in the counts): ``app.wsgi_app`` called directly.
+
+For each piece of work (a new sandbox bill through ``POST /2/rest/sandbox/bill``;
+the chooser rendered every time) it reports
+
+- the SQL statements and database round trips per request (an SQLAlchemy
+  ``before_cursor_execute`` listener; COMMIT counted apart): these do not
+  depend on the machine's load;
+- Python function calls per request (cProfile's count: deterministic too);
+- µs per request (wall clock: noisy on a shared machine, compare within a run)
+  beside a bare Flask hello called the same way;
+- cProfile's top functions by cumulative time.
+
+    python bench/inprocess.py [--database-url postgresql://…] [--requests 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import json
+import os
+import pstats
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import event  # noqa: E402
+
+from bench.harness import Instance, hello_app  # noqa: E402
+from checkout.clock import now_ms  # noqa: E402
+from checkout.signing import app_sign  # noqa: E402
+
+
+def environ(method: str, path: str, body: bytes = b"", content_type: str = "") -> dict:
+    return {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.url_scheme": "http", "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
+            "CONTENT_LENGTH": str(len(body)), "CONTENT_TYPE": content_type,
+            "REMOTE_ADDR": "127.0.0.1"}
+
+
+def call(app, env: dict) -> tuple[str, bytes]:
+    status = []
+    body = b"".join(app.wsgi_app(env, lambda s, h, exc_info=None: status.append(s)))
+    return status[0], body
+
+
+def bill_request(merchant: dict, bill_no: str) -> dict:
+    timestamp = now_ms()
+    body = json.dumps({"app_id": merchant["app_id"], "timestamp": timestamp,
+                       "app_sign": app_sign(merchant["app_id"], timestamp, merchant["test_secret"]),
+                       "channel": "ALI_WEB", "total_fee": 1, "title": "bench bill",
+                       "bill_no": bill_no, "return_url": "http://shop.example.com/return"},
+                      separators=(",", ":")).encode()
+    return environ("POST", "/2/rest/sandbox/bill", body, "application/json")
+
+
+class Statements:
+    """Counts what the app sends to the database."""
+
+    def __init__(self, engine):
+        self.count = self.commits = 0
+        self.texts: list[str] = []
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "commit", self._commit)
+
+    def _statement(self, _conn, _cursor, statement, *_args):
+        self.count += 1
+        if len(self.texts) < 50:
+            self.texts.append(" ".join(statement.split())[:110])
+
+    def _commit(self, _conn):
+        self.commits += 1
+
+
+def measure(name: str, app, make_env, n: int, statements: Statements | None = None,
+            top: int = 18) -> dict:
+    for i in range(20):  # warm the caches (templates, compiled statements, pool)
+        status, body = call(app, make_env(f"w{i}"))
+        assert status.startswith("200"), (status, body[:300])
+    if statements:
+        statements.count = statements.commits = 0
+        statements.texts.clear()
+    started = time.perf_counter()
+    for i in range(n):
+        status, body = call(app, make_env(f"t{i}"))
+    elapsed = time.perf_counter() - started
+    check = body
+    per_statement = None
+    if statements:
+        per_statement = {"statements": statements.count / n, "commits": statements.commits / n,
+                         "sample": statements.texts[:max(1, round(statements.count / n))]}
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for i in range(n):
+        call(app, make_env(f"p{i}"))
+    profiler.disable()
+    stats = pstats.Stats(profiler)
+    calls = stats.total_calls / n
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(top)
+    return {"name": name, "us_per_request": round(elapsed / n * 1e6, 1),
+            "python_calls_per_request": round(calls, 1), "sql": per_statement,
+            "last_answer": check[:160].decode(errors="replace"),
+            "profile": out.getvalue()}
+
+
+def report(results: list[dict], hello_us: float) -> None:
+    for r in results:
+        print(f"\n== {r['name']}: {r['us_per_request']} µs/request "
+              f"({hello_us / r['us_per_request']:.1%} of hello's {hello_us} µs), "
+              f"{r['python_calls_per_request']} Python calls/request")
+        if r["sql"]:
+            print(f"   SQL per request: {r['sql']['statements']:.2f} statements, "
+                  f"{r['sql']['commits']:.2f} commits")
+            for s in r["sql"]["sample"]:
+                print("     ", s)
+
+
+def run(database_url: str | None, n: int, show_profile: bool = True) -> dict:
+    instance = Instance(database_url)
+    saved = {k: os.environ.get(k) for k in instance.env}
+    os.environ.update(instance.env)
+    try:
+        from checkout import create_app
+        from checkout.db import db
+        app = create_app({"SIMULATORS": False})
+        with app.app_context():
+            statements = Statements(db.engine)
+        merchant = instance.merchant
+        hello = measure("hello", hello_app, lambda tag: environ("GET", "/hello"), n)
+        bills = measure("POST /2/rest/sandbox/bill (new bill)", app,
+                        lambda tag: bill_request(merchant, f"IP{tag}{time.time_ns() % 10**9}"),
+                        n, statements)
+        results = [bills]
+        report(results, hello["us_per_request"])
+        if show_profile:
+            for r in results:
+                print(f"\n-- cProfile, {r['name']} (cumulative):")
+                print("\n".join(r["profile"].splitlines()[6:]))
+        return {"hello": hello, "work": results}
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        instance.cleanup()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url")
+    parser.add_argument("--requests", type=int, default=300)
+    options = parser.parse_args()
+    run(options.database_url, options.requests)
+
+
+if __name__ == "__main__":
+    main()
