@@ -74,6 +74,8 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.update(config)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = settings.instance_secret_key(app.instance_path)
+    if not app.config.get("CREDENTIALS_KEY"):
+        app.config["CREDENTIALS_KEY"] = settings.instance_credentials_key(app.instance_path)
     app.config["SQLALCHEMY_DATABASE_URI"] = app.config.get("SQLALCHEMY_DATABASE_URI") or \
         settings.database_uri(app.config.get("DATABASE_URL"), app.instance_path)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS",

@@ -7,6 +7,7 @@ and documented in the README.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from pathlib import Path
@@ -92,6 +93,17 @@ ENVIRONMENT: dict[str, tuple[type, object]] = {
     # (checkout.simulators: Alipay's gateway.do and its cashier). For the demo,
     # tests and development only: never in production.
     "SIMULATORS": (bool, False),
+    # Channel credentials (BeeCloud's 支付要素, checkout.credentials) are
+    # stored encrypted with this Fernet key (32 url-safe base64 bytes, e.g.
+    # from `python -c "from cryptography.fernet import Fernet;
+    # print(Fernet.generate_key().decode())"`). Empty: one is made once and
+    # kept in the instance folder (instance_credentials_key), which serves one
+    # host; several hosts sharing one PostgreSQL must all be given the same key.
+    "CREDENTIALS_KEY": (str, ""),
+    # Earlier keys, comma-separated, still accepted for decrypting during a key
+    # rotation (`flask --app wsgi merchants rotate-credentials-key` then
+    # re-encrypts every row with CREDENTIALS_KEY, and these can be removed).
+    "CREDENTIALS_OLD_KEYS": (str, ""),
     "LOG_LEVEL": (str, "INFO"),
 }
 
@@ -120,6 +132,29 @@ def instance_secret_key(instance_path: str) -> str:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def instance_credentials_key(instance_path: str) -> str:
+    """A CREDENTIALS_KEY kept in the instance folder (mode 0600), made once so
+    every gunicorn worker encrypts and decrypts channel credentials with the
+    same key. Written to a temporary file and linked into place, so a worker
+    racing another never reads a half-written key: the first link wins and
+    every worker reads the winner's key."""
+    path = Path(instance_path) / "credentials_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f"credentials_key.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                # What Fernet.generate_key() makes: 32 random bytes, url-safe base64.
+                handle.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink(missing_ok=True)
     return path.read_text().strip()
 
 

@@ -55,6 +55,17 @@ def normalise_origin(value: str) -> str:
     return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
+# The hosted checkout's modes (issue 14, Deliver 5): "test" sends its bills to
+# the simulated cashier, "live" to the channels with the app's credentials.
+CHECKOUT_MODES = ("test", "live")
+
+
+def check_checkout_mode(value: str) -> str:
+    if value not in CHECKOUT_MODES:
+        raise MerchantError("the checkout mode must be live or test")
+    return value
+
+
 def check_webhook_url(value: str | None) -> str | None:
     if not value:
         return None
@@ -68,7 +79,7 @@ def create_merchant(name: str, *, channels: list[str] | None = None,
                     webhook_url: str | None = None, return_hosts: list[str] | None = None,
                     frame_origins: list[str] | None = None, wechat_appid: str | None = None,
                     wechat_secret: str | None = None, default_currency: str = "CNY",
-                    app_id: str | None = None) -> Merchant:
+                    app_id: str | None = None, checkout_mode: str = "test") -> Merchant:
     if not name or not name.strip():
         raise MerchantError("a merchant needs a name")
     merchant = Merchant(
@@ -84,6 +95,7 @@ def create_merchant(name: str, *, channels: list[str] | None = None,
         wechat_appid=wechat_appid,
         wechat_secret=wechat_secret,
         default_currency=default_currency.upper(),
+        checkout_mode=check_checkout_mode(checkout_mode),
         created_at=now_ms(),
     )
     db.session.add(merchant)
@@ -107,7 +119,8 @@ def update_merchant(merchant: Merchant, *, channels: list[str] | None = None,
                     webhook_url: str | None = None, return_hosts: list[str] | None = None,
                     frame_origins: list[str] | None = None, name: str | None = None,
                     wechat_appid: str | None = None, wechat_secret: str | None = None,
-                    default_currency: str | None = None) -> Merchant:
+                    default_currency: str | None = None,
+                    checkout_mode: str | None = None) -> Merchant:
     if name is not None:
         merchant.name = name.strip() or merchant.name
     if channels is not None:
@@ -124,6 +137,8 @@ def update_merchant(merchant: Merchant, *, channels: list[str] | None = None,
         merchant.wechat_secret = wechat_secret or None
     if default_currency is not None:
         merchant.default_currency = default_currency.upper()
+    if checkout_mode is not None:
+        merchant.checkout_mode = check_checkout_mode(checkout_mode)
     db.session.commit()
     return merchant
 
@@ -151,6 +166,7 @@ def public_view(merchant: Merchant) -> dict:
         "frame_origins": list(merchant.frame_origins),
         "wechat_appid": merchant.wechat_appid,
         "default_currency": merchant.default_currency,
+        "checkout_mode": merchant.checkout_mode,
     }
 
 

@@ -48,6 +48,11 @@ class Merchant(db.Model):
     wechat_appid: Mapped[Optional[str]] = mapped_column(String(64))
     wechat_secret: Mapped[Optional[str]] = mapped_column(String(128))
     default_currency: Mapped[str] = mapped_column(String(3), nullable=False, default="CNY")
+    # "test": the hosted checkout's bills go to the simulated cashier (what every
+    # merchant had before issue 14, hence the server default); "live": to the
+    # channels, with the app's channel credentials (checkout.credentials).
+    checkout_mode: Mapped[str] = mapped_column(String(4), nullable=False, default="test",
+                                               server_default="test")
     created_at: Mapped[int] = mapped_column(BigInteger, nullable=False)
     version: Mapped[int] = row_version()
 
@@ -403,3 +408,28 @@ class Refund(db.Model):
     @property
     def finished(self) -> bool:
         return self.status in (self.SUCCESS, self.FAILED, self.DENIED)
+
+
+# --- Channel credentials, BeeCloud's 支付要素 (``checkout.credentials``) ---
+
+class ChannelCredential(db.Model):
+    """One merchant app's credentials for one provider (e.g. "alipay"),
+    encrypted with CREDENTIALS_KEY (Fernet): the private key never lies here
+    in clear. ``summary`` is what may be shown (the provider's app id, the
+    SHA-256 fingerprints of the public keys, the gateway); never a key.
+    ``app_id`` names ``merchants.app_id`` without a database foreign key,
+    as ``bills`` and ``refunds`` do: ``credentials.save`` checks the app."""
+
+    __tablename__ = "channel_credentials"
+    __table_args__ = (UniqueConstraint("app_id", "provider"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    app_id: Mapped[str] = mapped_column(String(36), nullable=False)
+    provider: Mapped[str] = mapped_column(String(16), nullable=False)
+    ciphertext: Mapped[str] = mapped_column(Text, nullable=False)
+    summary: Mapped[dict] = mapped_column(JSON, nullable=False, default=dict)
+    created_at: Mapped[int] = mapped_column(BigInteger, nullable=False)  # ms
+    updated_at: Mapped[int] = mapped_column(BigInteger, nullable=False)  # ms
+
+    def __repr__(self) -> str:  # never the ciphertext
+        return f"<ChannelCredential {self.app_id} {self.provider}>"
