@@ -23,15 +23,18 @@ several channels may hold OPEN bills for one bill_no, and settlement
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import secrets
+import threading
 import uuid
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import func, text, update
+from sqlalchemy import bindparam, exists, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 from .. import channels as catalogue
 from .. import merchants, signing
@@ -39,7 +42,7 @@ from ..clock import now_ms
 from ..db import db
 from ..inputs import json_size
 from ..models import Bill, Merchant
-from . import channel_answers, expiry
+from . import channel_answers, expiry, live_channels
 
 # Seed 001 section 2, "公共返回参数取值列表"; 8-13 from section 3 (refunds), used
 # here for "no such bill".
@@ -94,12 +97,15 @@ def answer(result_code: int = OK, err_detail: str = "", **fields) -> dict:
 SECRET_KINDS = ("app", "test", "master")
 
 
-def authenticate(fields: dict, *, secret: str = "app", now: int | None = None) -> Merchant:
+def authenticate(fields: dict, *, secret: str = "app", now: int | None = None,
+                 read_only: bool = False) -> Merchant:
     """The merchant app whose ``app_sign`` over ``app_id + timestamp`` with the
     ``secret`` kind ("app", "test" for sandbox routes, "master" for refunds) is
     right, and whose timestamp is within ``APP_SIGN_WINDOW_SECONDS`` of our
     clock. Raises ``Refused``: 4 when a field is missing, 1 APP_INVALID
-    otherwise (seed 001 line 133). Secrets never appear in an err_detail."""
+    otherwise (seed 001 line 133). Secrets never appear in an err_detail.
+    ``read_only``: the caller never modifies the merchant, so the worker's
+    version-checked copy may answer (``merchants.get_merchant_for_reading``)."""
     assert secret in SECRET_KINDS
     for name in ("app_id", "timestamp", "app_sign"):
         if fields.get(name) in (None, ""):
@@ -113,7 +119,8 @@ def authenticate(fields: dict, *, secret: str = "app", now: int | None = None) -
         raise Refused(APP_INVALID, "timestamp must be milliseconds since the epoch")
     if not isinstance(sign, str):
         raise Refused(APP_INVALID, "app_sign must be a string")
-    merchant = merchants.get_merchant(app_id)
+    merchant = (merchants.get_merchant_for_reading(app_id) if read_only
+                else merchants.get_merchant(app_id))
     if merchant is None:
         raise Refused(APP_INVALID, "no app with this app_id")
     key = getattr(merchant, f"{secret}_secret")
@@ -351,10 +358,23 @@ def _bills_for(app_id: str, test_mode: bool, bill_no: str) -> list[Bill]:
                               Bill.bill_no == bill_no)).scalars())
 
 
+def _channel_bill(existing: list[Bill], channel: str) -> Bill | None:
+    """The bill of ``channel`` that decides: its live one (OPEN or FAILED, at
+    most one: the partial unique index ``uq_bills_live_channel``), else its
+    newest ended one. Within one millisecond an ended bill with its expiry
+    kept goes first: closing a failed bill to re-open forgets its expiry."""
+    return max((bill for bill in existing if bill.channel == channel), default=None,
+               key=lambda bill: (bill.status in expiry.UNFINISHED, bill.create_time,
+                                 bill.expires_at or 0))
+
+
 def _same_order_check(existing: list[Bill], bill_fee: int, title: str, channel: str,
-                      now: int) -> Bill | None:
+                      now: int, *, reopen: bool = False) -> Bill | None:
     """Apply "one order, one payment" to the bills already holding this
-    bill_no; return the bill to answer again, or None to create one."""
+    bill_no; return the bill to answer again, or None to create one. With
+    ``reopen`` (the hosted checkout, ``expiry.reopening``) a channel whose
+    bill expired or failed also answers None: ``open_bill`` ends that bill
+    and creates the channel's next one (issue 15)."""
     for bill in existing:
         if bill.bill_fee != bill_fee or bill.title != title:
             raise Refused(PARAM_INVALID, f"bill_no {bill.bill_no} is already used with another "
@@ -362,8 +382,10 @@ def _same_order_check(existing: list[Bill], bill_fee: int, title: str, channel: 
     for bill in existing:
         if bill.status == Bill.PAID:
             raise Refused(CHANNEL_ERROR, f"ORDERPAID: bill_no {bill.bill_no} has already been paid")
-    mine = next((bill for bill in existing if bill.channel == channel), None)
+    mine = _channel_bill(existing, channel)
     if mine is None:
+        return None
+    if reopen and expiry.state(mine, now) in (expiry.EXPIRED, expiry.FAILED):
         return None
     if expiry.is_closed(mine, now):  # the one rule of expiry and closing
         ended = "expired" if expiry.is_expired(mine, now) else "is closed"
@@ -391,17 +413,129 @@ def _commit_keeping_loaded() -> None:
         session.expire_on_commit = previous
 
 
+def _bill_values(merchant: Merchant, common: dict, channel: catalogue.Channel, web: dict, *,
+                 test_mode: bool, extra_params: dict | None, now: int) -> dict:
+    """The columns of a new OPEN bill without a coupon (the fast path's; the
+    full path in ``open_bill`` builds the same row with its discount)."""
+    return dict(
+        id=str(uuid.uuid4()), app_id=merchant.app_id, test_mode=test_mode,
+        bill_no=common["bill_no"], channel=channel.code, title=common["title"],
+        bill_fee=common["total_fee"], discount=0, total_fee=common["total_fee"],
+        coupon_id=None, buyer_id=common["buyer_id"], currency="CNY",
+        optional=common["optional"], analysis=common["analysis"],
+        return_url=web["return_url"], notify_url=common["notify_url"],
+        bill_timeout=web["bill_timeout"],
+        expires_at=now + web["bill_timeout"] * 1000 if web["bill_timeout"] else None,
+        channel_params={**common["extra"], **web["params"], **(extra_params or {})},
+        status=Bill.OPEN, cashier_token=secrets.token_urlsafe(24), create_time=now,
+        refund_result=False, revert_result=False)
+
+
+# --- the new-bill fast path (issue 16) -------------------------------------------------
+#
+# Most creations are of a bill_no nobody has used yet. For those the rules of
+# "one order, one payment" (_same_order_check) have nothing to compare, so one
+# statement does it all: INSERT … SELECT … WHERE NOT EXISTS (a bill with this
+# (app, mode, bill_no) in any channel), then COMMIT. When it inserts nothing,
+# the bill_no is taken and the full path in ``open_bill`` (lock, read, rules)
+# decides, exactly as before.
+# - SQLite runs a statement's read and write under the write lock it takes at
+#   the statement's start, so the check and the insert are one atomic step; a
+#   per-process lock queues this worker's threads in Python instead of in
+#   SQLite's busy handler, which sleeps in growing steps of up to 100 ms
+#   (bench/README.md, "Where a bill's time goes").
+# - PostgreSQL takes the full path's advisory lock first, in its own statement:
+#   the INSERT's snapshot must begin after the lock is held, so that it sees a
+#   bill committed by the lock's previous holder.
+_NEW_BILL_SQL: dict[tuple, object] = {}
+_SQLITE_WRITES = threading.Lock()
+
+
+def _new_bill_statement(keys: tuple[str, ...]):
+    statement = _NEW_BILL_SQL.get(keys)
+    if statement is None:
+        table = Bill.__table__
+        taken = exists().where(table.c.app_id == bindparam("app_id"),
+                               table.c.test_mode == bindparam("test_mode"),
+                               table.c.bill_no == bindparam("bill_no"))
+        statement = _NEW_BILL_SQL[keys] = insert(table).from_select(
+            list(keys), select(*[bindparam(key, type_=table.c[key].type) for key in keys])
+            .where(~taken))
+    return statement
+
+
+def _all_columns(values: dict) -> dict:
+    """``values`` with every other column's Python default (the ORM applies
+    them on flush; this statement is Core). Columns with only a server
+    default are left to the database."""
+    out = dict(values)
+    for column in Bill.__table__.columns:
+        if column.key in out:
+            continue
+        default = column.default
+        if default is None:
+            if column.server_default is None:
+                out[column.key] = None
+            continue
+        out[column.key] = default.arg(None) if default.is_callable else default.arg
+    return out
+
+
+def _create_if_bill_no_unused(values: dict) -> Bill | None:
+    """Insert the bill if no bill holds its (app, mode, bill_no) yet, and
+    commit: the new bill (persistent, loaded), or None when the bill_no is
+    taken (nothing written, the transaction ended)."""
+    row = _all_columns(values)
+    statement = _new_bill_statement(tuple(row))
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":
+        _lock_bill_no(row["app_id"], row["test_mode"], row["bill_no"])
+        queue = contextlib.nullcontext()
+    else:
+        # A caller already inside a write transaction holds SQLite's lock:
+        # queueing it behind threads that wait for that lock would deadlock.
+        in_write = connection.connection.driver_connection.in_transaction
+        queue = contextlib.nullcontext() if in_write else _SQLITE_WRITES
+    with queue:
+        try:
+            inserted = connection.execute(statement, row).rowcount == 1
+        except IntegrityError:
+            # Only a unique key other than the bill_no's (a cashier token
+            # drawn twice): the full path tries again with new values.
+            db.session.rollback()
+            return None
+        _commit_keeping_loaded()  # the new bill, or ends the empty transaction and lock
+    if not inserted:
+        return None
+    bill = Bill(**row)  # every column set: nothing to load again
+    make_transient_to_detached(bill)  # the row exists: no INSERT on the next flush
+    db.session.add(bill)
+    return bill
+
+
 def open_bill(merchant: Merchant, common: dict, channel: catalogue.Channel, web: dict, *,
-              test_mode: bool, extra_params: dict | None = None) -> Bill:
+              test_mode: bool, extra_params: dict | None = None,
+              reopen: bool | None = None) -> Bill:
     """Find or create the bill for (app, mode, bill_no, channel), race-safe:
-    the unique constraint decides, and the loser re-reads the winner's row."""
+    the unique index on live bills decides, and the loser re-reads the
+    winner's row. ``reopen`` (default: asked by ``expiry.reopening``): a channel whose bill
+    expired or failed gets a new bill, see ``_same_order_check``."""
+    if common["coupon_id"] is None:
+        # No coupon: nothing to read before the row is built (issue 16).
+        created = _create_if_bill_no_unused(_bill_values(
+            merchant, common, channel, web, test_mode=test_mode, extra_params=extra_params,
+            now=now_ms()))
+        if created is not None:
+            return created
+    if reopen is None:
+        reopen = expiry.reopening_asked()
     for _attempt in range(2):
         now = now_ms()
         _lock_bill_no(merchant.app_id, test_mode, common["bill_no"])
         existing = _bills_for(merchant.app_id, test_mode, common["bill_no"])
         try:
             found = _same_order_check(existing, common["total_fee"], common["title"],
-                                      channel.code, now)
+                                      channel.code, now, reopen=reopen)
             if found is not None:
                 _commit_keeping_loaded()  # nothing written; ends the lock's transaction
                 return found
@@ -427,6 +561,13 @@ def open_bill(merchant: Merchant, common: dict, channel: catalogue.Channel, web:
             channel_params=params, status=Bill.OPEN,
             cashier_token=secrets.token_urlsafe(24), create_time=now,
             refund_result=False, revert_result=False)
+        if reopen and any(old.channel == channel.code for old in existing):
+            # Re-opening: the expired or failed bill ends in this transaction,
+            # so the order never holds two OPEN bills of one channel.
+            expiry.close_to_reopen(merchant.app_id, test_mode, common["bill_no"],
+                                   channel.code, now)
+            for old in existing:
+                db.session.expire(old)  # its status changed under the ORM
         db.session.add(bill)
         try:
             _commit_keeping_loaded()
@@ -446,10 +587,16 @@ def create_bill(merchant: Merchant, request: dict, *, test_mode: bool = False) -
         channel = check_channel(request)
         common = check_common(request)
         web = check_web_fields(request, channel)
-        bill = open_bill(merchant, common, channel, web, test_mode=test_mode)
+        if test_mode:
+            bill = open_bill(merchant, common, channel, web, test_mode=True)
+            return answer(OK, id=bill.id, **channel_answers.answer_fields(bill, merchant))
+        # Live: the merchant's own credentials at the channel's provider, or
+        # 2 PAY_FACTOR_NOT_SET before anything is written (issue 14).
+        connector = live_channels.connector_for(merchant.app_id, channel.code)
+        bill = open_bill(merchant, common, channel, web, test_mode=False)
+        return answer(OK, id=bill.id, **live_channels.start(bill, connector))
     except Refused as refused:
         return refused.answer()
-    return answer(OK, id=bill.id, **channel_answers.answer_fields(bill, merchant))
 
 
 # --- reading bills ------------------------------------------------------------------------
@@ -501,6 +648,7 @@ def get_bill(merchant: Merchant, bill_id, *, test_mode: bool = False) -> dict:
     if bill is None or bill.app_id != merchant.app_id or bill.test_mode != test_mode:
         return answer(NO_SUCH_BILL, f"no bill with id {_shown(bill_id)} for this app"
                                     + (" in test mode" if test_mode else ""))
+    live_channels.refresh(bill)  # an open live bill: ask its provider (a late notification)
     return answer(OK, pay=bill_to_wire(bill))
 
 

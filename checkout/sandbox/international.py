@@ -329,6 +329,10 @@ def create_international_bill(merchant: Merchant, request: dict, *,
             bills._require(request, name)
         currency = check_currency(request)
         common = _common(request, currency, check_total_fee(request, currency))
+        if not test_mode:
+            from . import live_channels
+
+            live_channels.connector_for(merchant.app_id, channel.code)  # PayPal: 2 until its own
         if channel.code == PAYPAL_CREDITCARD:
             return _pay_by_card(merchant, request, common, channel, test_mode, attempts,
                                 client_ip)

@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Callable
 
 from .. import clock
-from . import expiry, refunds
+from . import expiry, live_channels, refunds
 
 JOBS: list[Callable[[int], int]] = [
     refunds.settle_due,       # refunds sent to asynchronous channels complete (issue 13)
     expiry.close_expired,     # bills past their bill_timeout / QR lifetime close (issue 13)
+    live_channels.check_due,  # live bills asked at / closed at their provider (issue 14)
 ]
 
 

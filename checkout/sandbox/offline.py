@@ -10,9 +10,13 @@
 - ``revert_bill`` (``POST /2/rest/offline/bill/{bill_no}``, ``method=REVERT``):
   cancels the bill; a paid one is undone (its coupon given back).
 
-Offline bills live in the same ``bills`` table, live mode only (the SDKs
-refuse test mode for these calls), under the same "one order, one payment"
-rules as online bills.
+Offline bills live in the same ``bills`` table, under the same "one order,
+one payment" rules as online bills. Seed 000 has no sandbox path (the SDKs
+refuse test mode for these calls), so the merchant's mode decides
+(``live_channels.merchant_in_test_mode``): a test-mode merchant's offline
+bills are sandbox bills paid at the simulated cashier; a live merchant's go
+to the provider (Alipay's precreate / barcode pay) or answer 2
+PAY_FACTOR_NOT_SET.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from sqlalchemy import update
 from .. import channels as catalogue
 from ..db import db
 from ..models import Bill, Merchant
-from . import bills
+from . import bills, live_channels
 from .bills import (CHANNEL_ERROR, CHANNEL_INVALID, MISS_PARAM, NO_SUCH_BILL, OK, PARAM_INVALID,
                     Refused, answer)
 
@@ -89,14 +93,31 @@ def create_offline_bill(merchant: Merchant, fields: dict) -> dict:
             extra["terminal_id"] = terminal
         channel = catalogue.CHANNELS[code]
         web = {"return_url": None, "bill_timeout": None, "params": {}}
-        bill = bills.open_bill(merchant, common, channel, web, test_mode=False,
+        # Seed 000 has no sandbox path: the merchant's mode decides. Live
+        # bills are paid at the channel's provider with the merchant's
+        # credentials, or answer 2 PAY_FACTOR_NOT_SET.
+        test_mode = live_channels.merchant_in_test_mode(merchant)
+        connector = None if test_mode else live_channels.connector_for(merchant.app_id, code)
+        bill = bills.open_bill(merchant, common, channel, web, test_mode=test_mode,
                                extra_params=extra)
+        if connector is not None and bill.status == Bill.OPEN:
+            # The payment code goes to the provider once and is never stored.
+            started = live_channels.start(bill, connector, params={
+                "auth_code": fields["auth_code"]} if code in BARCODE_CHANNELS else None)
+        else:
+            started = {}
     except Refused as refused:
         return refused.answer()
     if code in QR_CHANNELS:
+        if live_channels.is_live_bill(bill):
+            return answer(OK, id=bill.id, code_url=started.get("code_url", ""))
         from .links import cashier_url
         return answer(OK, id=bill.id, code_url=cashier_url(bill.cashier_token))
-    paid = bill.status == Bill.PAID or (bill.status == Bill.OPEN and _pay_now(bill))
+    db.session.refresh(bill)
+    if live_channels.is_live_bill(bill):
+        paid = bill.status == Bill.PAID  # settled in live_channels.start when the provider paid
+    else:
+        paid = bill.status == Bill.PAID or (bill.status == Bill.OPEN and _pay_now(bill))
     fields_out = {"id": bill.id, "pay_result": paid}
     if fields["channel"] == "SCAN":
         fields_out["channel_type"] = code  # seed 000: which barcode it turned out to be
@@ -114,7 +135,8 @@ def _bills_by_no(merchant: Merchant, fields: dict, bill_no: object,
         if not isinstance(channel, str) or channel not in catalogue.CHANNELS \
                 or (allowed and channel not in allowed):
             raise Refused(CHANNEL_INVALID, f"channel {bills._shown(channel)} is not valid here")
-    found = [bill for bill in bills._bills_for(merchant.app_id, False, bill_no)
+    found = [bill for bill in bills._bills_for(
+                 merchant.app_id, live_channels.merchant_in_test_mode(merchant), bill_no)
              if channel in (None, "") or bill.channel == channel]
     if not found:
         raise Refused(NO_SUCH_BILL, f"no bill with bill_no {bill_no}")
@@ -127,6 +149,9 @@ def bill_status(merchant: Merchant, fields: dict) -> dict:
         found = _bills_by_no(merchant, fields, fields.get("bill_no"))
     except Refused as refused:
         return refused.answer()
+    if not any(bill.status == Bill.PAID for bill in found):
+        for bill in found:  # a till polling a barcode whose buyer is entering a password
+            live_channels.refresh(bill)
     return answer(OK, pay_result=any(bill.status == Bill.PAID for bill in found))
 
 
@@ -163,4 +188,8 @@ def revert_bill(merchant: Merchant, bill_no: str, fields: dict) -> dict:
             from . import coupons
             coupons.release_for_bill(bill)
     db.session.commit()
+    # Live bills are cancelled at their provider too (Alipay: alipay.trade.cancel
+    # closes an unpaid trade and refunds a paid one); what fails now the worker retries.
+    for bill_id in ids:
+        live_channels.cancel(db.session.get(Bill, bill_id))
     return answer(OK, revert_status=True)

@@ -55,6 +55,7 @@ Every function answers the exact BeeCloud map; nothing here reads
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 import uuid
@@ -70,9 +71,11 @@ from .. import money
 from ..clock import now_ms as clock_now_ms
 from ..db import db
 from ..models import Bill, Merchant, Refund
-from . import bills
+from . import bills, live_channels
 from .bills import (CHANNEL_INVALID, MISS_PARAM, NO_SUCH_BILL, OK, PARAM_INVALID, RESULT_MSG,
                     Refused, answer)
+
+log = logging.getLogger(__name__)
 
 BILL_UNSUCCESS, REFUND_EXCEED_TIME, ALREADY_REFUNDING = 9, 10, 11
 REFUND_AMOUNT_TOO_LARGE, NO_SUCH_REFUND = 12, 13
@@ -92,6 +95,8 @@ OFFLINE_FAMILIES = ("ALI", "WX")
 # Our own guards, not BeeCloud's.
 MAX_BATCH = 100           # ids in one review
 MAX_REASON = 256          # deny_reason, refund_reason (characters)
+# A live bill's refund whose provider answer never came is asked about again after this.
+LIVE_REFUND_CHECK_MS = 60_000
 SETTLE_BATCH = 200        # refunds one settle_due pass completes at most
 
 
@@ -274,7 +279,7 @@ def _start(merchant: Merchant, bill: Bill, *, refund_no: str, fee: int, optional
         optional=optional, need_approval=need_approval,
         status=Refund.PENDING_APPROVAL if need_approval else Refund.PROCESSING,
         deny_reason=None, message_detail=detail, create_time=now,
-        settle_at=None if need_approval else _settle_at(channel, now), finish_time=None)
+        settle_at=None if need_approval else _settle_at(channel, now, bill), finish_time=None)
     try:
         if denied_id is not None:
             # Take the denied record's place (one row per refund_no).
@@ -293,12 +298,18 @@ def _start(merchant: Merchant, bill: Bill, *, refund_no: str, fee: int, optional
     if not need_approval and values["settle_at"] == now:
         _complete(refund_id, now)
     db.session.commit()
+    if not need_approval and live_channels.is_live_bill(bill):
+        _send_to_provider(refund_id, bill, now)
     return db.session.get(Refund, refund_id)
 
 
-def _settle_at(channel: str, now: int) -> int:
+def _settle_at(channel: str, now: int, bill: Bill | None = None) -> int:
     """When a refund sent now completes: at once, or after the simulated delay
-    of channels whose real refunds finish later (seed 001 §9)."""
+    of channels whose real refunds finish later (seed 001 §9). A live bill's
+    refund is sent to its provider after this transaction; the worker asks
+    the provider at this moment only if that answer never came."""
+    if bill is not None and live_channels.is_live_bill(bill):
+        return now + LIVE_REFUND_CHECK_MS
     if _family(channel) in ASYNC_FAMILIES:
         return now + round(float(current_app.config.get("REFUND_SETTLE_SECONDS", 5.0)) * 1000)
     return now
@@ -334,7 +345,9 @@ def create_refund(merchant: Merchant, fields: dict, *, test_mode: bool,
     except Refused as refused:
         return refused.answer()
     extra = {}
-    if not need_approval and refund.channel in ALIPAY_URL_CHANNELS:
+    if not need_approval and refund.channel in ALIPAY_URL_CHANNELS \
+            and not live_channels.is_live_bill(bill):
+        # Live: alipay.trade.refund refunds at once, no page to confirm on.
         extra["url"] = alipay_refund_url(bill)
     return answer(OK, id=refund.id, **extra)
 
@@ -355,12 +368,13 @@ def offline_refund(merchant: Merchant, fields: dict, *, now: int | None = None) 
     try:
         if isinstance(fields, dict) and bills._bool(fields, "need_approval"):
             raise Refused(PARAM_INVALID, "need_approval is not supported by offline refunds")
-        bill, request = _common_refund_fields(merchant, fields, test_mode=False, offline=True,
+        test_mode = live_channels.merchant_in_test_mode(merchant)  # offline: no sandbox path
+        bill, request = _common_refund_fields(merchant, fields, test_mode=test_mode, offline=True,
                                               now=now)
         detail = {name: value for name in ("refund_reason", "operator_id", "store_id")
                   if (value := _reason(fields, name)) is not None}
         refund = _start(merchant, bill, **request, need_approval=False, detail=detail or None,
-                        test_mode=False, now=now)
+                        test_mode=test_mode, now=now)
     except Refused as refused:
         return refused.answer()
     return answer(OK, id=refund.id, refund_result=refund.status == Refund.SUCCESS)
@@ -412,7 +426,7 @@ def _approve(refund: Refund, now: int) -> bool:
         raise Refused(BILL_UNSUCCESS, f"bill_no {bill.bill_no} is no longer paid")
     _check_window(bill, now)
     db.session.commit()  # the writes below begin with their conditional UPDATE
-    settle_at = _settle_at(refund.channel, now)
+    settle_at = _settle_at(refund.channel, now, bill)
     won = db.session.execute(
         update(Refund).where(Refund.id == refund.id, Refund.status == Refund.PENDING_APPROVAL)
         .values(status=Refund.PROCESSING, settle_at=settle_at)
@@ -420,6 +434,8 @@ def _approve(refund: Refund, now: int) -> bool:
     if won and settle_at == now:
         _complete(refund.id, now)
     db.session.commit()
+    if won and live_channels.is_live_bill(bill):
+        _send_to_provider(refund.id, bill, now)
     return won
 
 
@@ -462,7 +478,9 @@ def review_refunds(merchant: Merchant, fields: dict, *, test_mode: bool,
             continue
         result_map[refund_id] = "OK"
         if agree and approved_alipay is None and refund.channel in ALIPAY_URL_CHANNELS:
-            approved_alipay = db.session.get(Bill, refund.bill_id)
+            approved = db.session.get(Bill, refund.bill_id)
+            if not live_channels.is_live_bill(approved):  # live: refunded at once, no page
+                approved_alipay = approved
     extra = {"url": alipay_refund_url(approved_alipay)} if approved_alipay is not None else {}
     return answer(OK, result_map=result_map, **extra)
 
@@ -475,14 +493,16 @@ def _release(bill_id: str, fee: int) -> None:
         .values(refunding_fee=0).execution_options(synchronize_session=False))
 
 
-def _complete(refund_id: str, now: int) -> bool:
+def _complete(refund_id: str, now: int, provider_detail: dict | None = None) -> bool:
     """Finish one PROCESSING refund inside the caller's transaction: SUCCESS,
     the bill's reservation moved into ``refunded_fee`` and the REFUND webhook
     queued — or FAILED and the reservation released when the bill is no
     longer paid. False when another worker finished it first."""
     refund = db.session.get(Refund, refund_id)
     bill = db.session.get(Bill, refund.bill_id)
-    detail = {**(refund.message_detail or {}), **refund_message_detail(refund, bill, now)}
+    detail = {**(refund.message_detail or {}),
+              **(provider_detail if provider_detail is not None
+                 else refund_message_detail(refund, bill, now))}
     won = db.session.execute(
         update(Refund).where(Refund.id == refund_id, Refund.status == Refund.PROCESSING)
         .values(status=Refund.SUCCESS, finish_time=now, message_detail=detail)
@@ -525,10 +545,74 @@ def settle_due(now: int) -> int:
     db.session.commit()
     changed = 0
     for refund_id in due:
-        if _complete(refund_id, now):
+        refund = db.session.get(Refund, refund_id)
+        bill = db.session.get(Bill, refund.bill_id)
+        if live_channels.is_live_bill(bill):
+            changed += _ask_provider(refund, bill, now)
+        elif _complete(refund_id, now):
             changed += 1
         db.session.commit()
     return changed
+
+
+# --- live bills: the provider refunds (issue 14) ------------------------------------------
+
+def _fail(refund_id: str, bill: Bill, reason: str, now: int) -> None:
+    """The provider refused the refund: FAILED, the reservation given back."""
+    refund = db.session.get(Refund, refund_id)
+    failed = db.session.execute(
+        update(Refund).where(Refund.id == refund_id, Refund.status == Refund.PROCESSING)
+        .values(status=Refund.FAILED, finish_time=now, message_detail={
+            **(refund.message_detail or {}), "tradeSuccess": False, "error": reason})
+        .execution_options(synchronize_session=False)).rowcount == 1
+    if failed:
+        _release(bill.id, refund.refund_fee)
+    db.session.commit()
+
+
+def _send_to_provider(refund_id: str, bill: Bill, now: int) -> None:
+    """Send a PROCESSING refund of a live bill to its provider (outside any
+    transaction) and record what it said. Unreachable: it stays PROCESSING and
+    ``settle_due`` asks the provider at its ``settle_at``."""
+    from .. import connectors
+
+    refund = db.session.get(Refund, refund_id)
+    try:
+        result = live_channels.refund(bill, refund.refund_no, refund.refund_fee)
+    except connectors.ProviderUnreachable as error:
+        log.info("refund %s: provider unreachable, asked again later: %s", refund_id, error.detail)
+        return
+    except connectors.ConnectorError as error:
+        _fail(refund_id, bill, error.detail, now)
+        return
+    if result.done:
+        _complete(refund_id, now, dict(result.message_detail or {}))
+        db.session.commit()
+
+
+def _ask_provider(refund: Refund, bill: Bill, now: int) -> int:
+    """``settle_due`` for a live bill's refund whose answer never came."""
+    from .. import connectors
+
+    db.session.execute(update(Refund).where(Refund.id == refund.id)
+                       .values(settle_at=now + LIVE_REFUND_CHECK_MS)
+                       .execution_options(synchronize_session=False))
+    db.session.commit()
+    try:
+        result = live_channels.refund_status(bill, refund.refund_no)
+        if not result.done:
+            # Never received by the provider (or still pending): send again;
+            # the refund number makes a second send idempotent.
+            result = live_channels.refund(bill, refund.refund_no, refund.refund_fee)
+    except connectors.ProviderUnreachable:
+        return 0
+    except connectors.ConnectorError as error:
+        _fail(refund.id, bill, error.detail, now)
+        return 1
+    if result.done and _complete(refund.id, now, dict(result.message_detail or {})):
+        db.session.commit()
+        return 1
+    return 0
 
 
 # --- the channels' refund notices (message_detail) --------------------------------------------

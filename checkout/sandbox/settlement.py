@@ -88,7 +88,7 @@ def new_trade_no(channel: str, now: int) -> str:
     return day + _digits(20)
 
 
-def message_detail(bill: Bill, trade_no: str, now: int) -> dict:
+def imitated_detail(bill: Bill, trade_no: str, now: int) -> dict:
     """What the channel told BeeCloud about the payment, per family, shaped
     like seed 003's examples (lines 468, 481, 494, 508, 520, 528, 541, 554)."""
     family = catalogue.CHANNELS[bill.channel].family if bill.channel in catalogue.CHANNELS \
@@ -166,14 +166,17 @@ def _consume_coupon(bill: Bill) -> bool:
     return coupons.consume_for_bill(bill)
 
 
-def mark_paid(bill: Bill, *, trade_no: str | None = None, now_ms: int | None = None) -> bool:
+def mark_paid(bill: Bill, *, trade_no: str | None = None, now_ms: int | None = None,
+              message_detail: dict | None = None) -> bool:
     """Pay ``bill`` if it is OPEN, not expired, and no other bill of its order
     is paid. True when THIS call paid it; False otherwise (already paid,
-    closed, failed, expired, another channel paid first, coupon taken)."""
+    closed, failed, expired, another channel paid first, coupon taken).
+    A live bill passes what its provider reported as ``message_detail``
+    (seed 003: the channel's own notification); the sandbox imitates one."""
     now = clock.now_ms() if now_ms is None else now_ms
     bill_id, app_id, test_mode, bill_no = bill.id, bill.app_id, bill.test_mode, bill.bill_no
     trade_no = trade_no or new_trade_no(bill.channel, now)
-    detail = message_detail(bill, trade_no, now)
+    detail = message_detail if message_detail is not None else imitated_detail(bill, trade_no, now)
 
     bill_service._lock_bill_no(app_id, test_mode, bill_no)
     sibling = aliased(Bill)
@@ -197,7 +200,10 @@ def mark_paid(bill: Bill, *, trade_no: str | None = None, now_ms: int | None = N
         mark_failed(bill)
         return False
 
-    expiry.close_other_bills(bill, now=now)
+    if expiry.close_other_bills(bill, now=now):
+        from . import live_channels
+
+        live_channels.ended_here(app_id, bill_no, now)  # closed at their provider too
 
     from . import webhooks
 

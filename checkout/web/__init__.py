@@ -29,6 +29,7 @@ BLUEPRINTS = [
     "checkout.web.pay",
     "checkout.web.wechat_sim",
     "checkout.web.button",
+    "checkout.web.channel_notify",
 ]
 
 # Path prefixes answered as JSON APIs (BeeCloud result codes), not HTML pages.

@@ -19,7 +19,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from .. import card_attempts
-from ..sandbox import international
+from ..sandbox import international, live_channels
 from .rest_api import read_body, serve
 
 bp = Blueprint("international_api", __name__)
@@ -29,5 +29,7 @@ CSRF_EXEMPT = True  # authenticated by app_sign, called by servers
 @bp.post("/1/rest/international/bill")
 @bp.post("/2/rest/international/bill")
 def create_international_bill():
+    # Seed 002 has no sandbox path: the merchant's mode decides (issue 14).
     return serve(read_body, lambda merchant, fields: international.create_international_bill(
-        merchant, fields, attempts=card_attempts.current(), client_ip=request.remote_addr))
+        merchant, fields, test_mode=live_channels.merchant_in_test_mode(merchant),
+        attempts=card_attempts.current(), client_ip=request.remote_addr))
