@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from sqlalchemy import (JSON, BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint,
-                        literal_column)
+                        false, literal_column)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .db import db
@@ -60,17 +60,32 @@ class Merchant(db.Model):
         return f"<Merchant {self.app_id} {self.name!r}>"
 
 
+# The statuses of a bill that is not over (``Bill``'s partial unique index).
+LIVE_BILL = "status IN ('OPEN', 'FAILED', 'PAID')"
+
+
 class Bill(db.Model):
-    """A bill in the embedded gateway: one row per (app, mode, bill_no, channel)."""
+    """A bill in the embedded gateway: one live row per (app, mode, bill_no, channel)."""
 
     __tablename__ = "bills"
     __table_args__ = (
-        UniqueConstraint("app_id", "test_mode", "bill_no", "channel"),
+        # One LIVE bill (open, failed or paid) per (app, mode, bill_no,
+        # channel): the hosted checkout re-opens a channel whose bill expired
+        # or failed with a new bill for the same order (issue 15), so ended
+        # bills (CLOSED, REVERTED) of a channel may be several. A partial
+        # unique index, in SQLite and PostgreSQL alike (migration 0013).
+        Index("uq_bills_live_channel", "app_id", "test_mode", "bill_no", "channel",
+              unique=True, sqlite_where=literal_column(LIVE_BILL),
+              postgresql_where=literal_column(LIVE_BILL)),
         Index("ix_bills_app_created", "app_id", "test_mode", "create_time"),
         Index("ix_bills_app_bill_no", "app_id", "test_mode", "bill_no"),
         # The workers' expiry job looks for unfinished bills past expires_at
         # (checkout.sandbox.expiry.close_expired) every second.
         Index("ix_bills_status_expires", "status", "expires_at"),
+        # A provider's notification names its trade (live_channels._bill_by_ref);
+        # the worker's provider checks look for due live bills.
+        Index("ix_bills_provider_ref", "app_id", "provider", "provider_ref", unique=True),
+        Index("ix_bills_next_check", "next_check_at"),
     )
 
     OPEN = "OPEN"
@@ -116,6 +131,15 @@ class Bill(db.Model):
                                               server_default="0")
     refunding_fee: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0,
                                                server_default="0")
+    # Live bills paid at a provider through its connector
+    # (checkout.sandbox.live_channels): which provider, the bill's number
+    # there (Alipay's out_trade_no), whether a bill that ended here was also
+    # closed there, and when the worker next asks the provider about it.
+    provider: Mapped[Optional[str]] = mapped_column(String(16))
+    provider_ref: Mapped[Optional[str]] = mapped_column(String(64))
+    provider_closed: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False,
+                                                  server_default=false())
+    next_check_at: Mapped[Optional[int]] = mapped_column(BigInteger)
 
     @property
     def spay_result(self) -> bool:
