@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from . import channels as catalogue
 from . import paypal_pay
+from .gateway import get_gateway
 from .channels import MOBILE, PC, WECHAT, Channel
 from .models import CheckoutOrder, Merchant
 
@@ -59,8 +60,18 @@ class ChannelChoice:
     def family(self) -> str:
         return self.channel.family
 
+    @property
+    def mark(self) -> str:
+        """Which brand mark the row shows (templates/_brands.html): the
+        family's, except PayPal's card rows, which are cards, not PayPal."""
+        return _MARKS.get(self.channel.code, self.channel.family)
+
     def name(self, chinese: bool) -> str:
         return self.channel.name_zh if chinese else self.channel.name_en
+
+
+# Rows whose mark is not their family's (issue 15: the card row showed "¥").
+_MARKS = {"PAYPAL_CREDITCARD": "CARD", "PAYPAL_SAVED_CREDITCARD": "CARD"}
 
 
 # Hand-offs that cannot run inside a merchant's iframe (a channel cashier
@@ -82,7 +93,8 @@ def channel_choices(merchant: Merchant, order: CheckoutOrder, device: str, *,
         codes = [code for code in merchant.channels
                  if not paypal_pay.is_paypal_channel(code)]
     choices = []
-    for code in codes:
+    # A live merchant is offered only what its credentials can be paid with (issue 14).
+    for code in get_gateway().payable_channels(merchant, codes):
         channel = catalogue.get(code)
         if channel is None or not _fits(channel, device):
             continue

@@ -69,6 +69,13 @@ class Gateway(ABC):
     def query_bills(self, merchant: Merchant, filters: dict) -> list[dict]:
         """``GET /2/rest/bills?para=…``: the ``bills`` list."""
 
+    def payable_channels(self, merchant: Merchant, codes: list[str]) -> list[str]:
+        """Of the merchant's channels ``codes``, those a bill can be paid in
+        now. A BeeCloud endpoint knows its own 支付要素; ours (the embedded
+        gateway) keeps a live merchant to the providers it has credentials
+        for (issue 14)."""
+        return list(codes)
+
     def bill_state(self, merchant: Merchant, bill_id: str) -> str:
         """What the checkout's result page shows: one of ``BILL_STATES``.
         BeeCloud's bill query (seed 001, ``GET /2/rest/bill/{id}``) tells only

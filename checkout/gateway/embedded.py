@@ -24,6 +24,11 @@ class EmbeddedGateway(Gateway):
             return self.test_mode
         return getattr(merchant, "checkout_mode", "test") != "live"
 
+    def payable_channels(self, merchant: Merchant, codes: list[str]) -> list[str]:
+        if self._test_mode(merchant):
+            return list(codes)  # the simulated cashiers take every channel
+        return live_channels.live_channels(merchant, codes)
+
     def create_bill(self, merchant: Merchant, request: dict) -> dict:
         return checked(bills.create_bill(merchant, request, test_mode=self._test_mode(merchant)))
 
