@@ -101,12 +101,77 @@
     if (payButton) { payButton.addEventListener("click", pay); }
     if (typeof window.WeixinJSBridge === "undefined") {
       document.addEventListener("WeixinJSBridgeReady", pay, false);
+      // No bridge after a few seconds: not WeChat. Say so instead of (never next to)
+      // "Opening WeChat Pay…", and drop the button that could not work (issue 15).
       window.setTimeout(function () {
-        var hint = $("[data-no-bridge]", jsapi);
-        if (!busy && hint) { hint.hidden = false; }
+        var status = $("[data-live]", jsapi);
+        if (busy || typeof window.WeixinJSBridge !== "undefined" || !status) { return; }
+        status.textContent = status.getAttribute("data-no-bridge-text");
+        if (payButton) { payButton.hidden = true; }
       }, 3000);
     } else {
       pay();
     }
+  }
+
+  // WeChat's open-in-browser guide: copy the payment link (templates/pay/ali_guide.html).
+  // navigator.clipboard needs a secure context and WeChat's permission; otherwise the
+  // field's text is selected and copied the old way, or the shopper is told to long-press.
+  var copyStatus = $("[data-copy-status]");
+  var copyButtons = document.querySelectorAll("[data-copy]");
+  var copyLegacy = function (field) {
+    field.focus();
+    field.select();
+    field.setSelectionRange(0, field.value.length);
+    try { return document.execCommand("copy"); } catch (e) { return false; }
+  };
+  var copied = function (ok) {
+    if (!copyStatus) { return; }
+    copyStatus.textContent = copyStatus.getAttribute(ok ? "data-copied-text" : "data-copy-failed-text");
+  };
+  Array.prototype.forEach.call(copyButtons, function (button) {
+    var field = document.getElementById(button.getAttribute("data-copy"));
+    if (!field) { return; }
+    button.hidden = false;  // hidden without scripts: it could not copy
+    button.addEventListener("click", function () {
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(field.value).then(function () { copied(true); },
+          function () { copied(copyLegacy(field)); });
+      } else {
+        copied(copyLegacy(field));
+      }
+    });
+  });
+
+  // A QR code inside WeChat: "识别图中二维码" (press and hold) reads images only, not an
+  // inline <svg>, so the QR becomes an <img> of the same SVG (a data: URI, allowed by
+  // the pages' img-src) with the SVG's title as its text alternative (issue 15).
+  if (/MicroMessenger/i.test(navigator.userAgent || "")) {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-testid=qr-code] svg"), function (svg) {
+      var title = svg.querySelector("title");
+      var image = document.createElement("img");
+      var source = new XMLSerializer().serializeToString(svg);
+      image.src = "data:image/svg+xml;base64," + window.btoa(unescape(encodeURIComponent(source)));
+      image.alt = title ? title.textContent : "";
+      image.className = "pay-qr-image";
+      image.setAttribute("data-testid", "qr-image");
+      // Then a PNG of it, which every QR reader decodes (canvas at 4 px a module).
+      var size = (svg.viewBox && svg.viewBox.baseVal && svg.viewBox.baseVal.width) || 0;
+      image.addEventListener("load", function toPng() {
+        image.removeEventListener("load", toPng);
+        if (!size) { return; }
+        try {
+          var canvas = document.createElement("canvas");
+          canvas.width = canvas.height = size * 4;
+          var context = canvas.getContext("2d");
+          context.imageSmoothingEnabled = false;
+          context.fillStyle = "#fff";  // a transparent PNG would be black on black in some readers
+          context.fillRect(0, 0, canvas.width, canvas.height);
+          context.drawImage(image, 0, 0, canvas.width, canvas.height);
+          image.src = canvas.toDataURL("image/png");
+        } catch (e) { /* a tainted canvas: the SVG image stays */ }
+      });
+      svg.parentNode.replaceChild(image, svg);
+    });
   }
 })();
