@@ -1,4 +1,4 @@
-/* Card brand detection as the shopper types (templates/paypal/card_form.html).
+/* Card brand detection as the shopper types (templates/paypal/card.html).
    The prefix table mirrors checkout/cards.py (_PREFIXES); the server decides,
    this only helps: it shows the brand, groups the digits, and sets the CVV
    length (4 for American Express). No inline script: CSP script-src 'self'. */
@@ -11,7 +11,8 @@
     ["discover", 622126, 622925, 6],
     ["amex", 34, 34, 2], ["amex", 37, 37, 2]
   ];
-  var NAMES = {visa: "Visa", mastercard: "Mastercard", discover: "Discover", amex: "Amex"};
+  var NAMES = {visa: "Visa", mastercard: "Mastercard", discover: "Discover",
+               amex: "American Express"};
 
   function detect(digits) {
     for (var i = 0; i < PREFIXES.length; i++) {
@@ -38,11 +39,19 @@
     var number = document.getElementById("cc-number");
     if (!number) { return; }
     var badge = document.getElementById("cc-brand");
+    // The brand marks (templates/_brands.html, drawn once in the page) and the
+    // visually hidden name that the live region reads out.
+    var marks = badge.querySelectorAll("[data-card-brand]");
+    var name = badge.querySelector("[data-card-brand-name]");
     var cvv = document.getElementById("cc-csc");
     function update() {
       var digits = number.value.replace(/\D/g, "").slice(0, 19);
       var brand = detect(digits);
-      badge.textContent = brand ? NAMES[brand] : "";
+      for (var i = 0; i < marks.length; i++) {
+        marks[i].hidden = marks[i].getAttribute("data-card-brand") !== brand;
+      }
+      var said = brand ? NAMES[brand] : "";
+      if (name.textContent !== said) { name.textContent = said; }
       badge.className = "card-brand" + (brand ? " " + brand : "");
       number.setAttribute("data-brand", brand || "");
       var formatted = group(digits, brand);
