@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as settings
 from .db import db
+from . import simulators
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,5 +98,6 @@ def create_app(config: dict | None = None) -> Flask:
     from . import cli, web
 
     web.init_app(app)
+    simulators.register(app)
     cli.init_app(app)
     return app
