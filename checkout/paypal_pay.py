@@ -101,10 +101,20 @@ def card_label(card: BuyerCard) -> str:
 # --- the gateway request ----------------------------------------------------------------
 
 def return_url(order: CheckoutOrder) -> str:
-    """Our own result page, where PayPal sends the shopper back (seed 002 line
-    41: no ``?`` or ``&``; PayPal appends ``bill_no`` and ``result``, which
-    the result page never trusts: it asks the gateway)."""
-    return f"{base_url()}/pay/{order.id}/return"
+    """Where PayPal sends the shopper back (seed 002 line 41: no ``?`` or
+    ``&``; PayPal appends ``bill_no`` and ``result``). That page
+    (``web/paypal_checkout.paypal_return``) reads only whether the shopper
+    cancelled, to word the result page; the status comes from the gateway."""
+    return f"{base_url()}/pay/{order.id}/paypal/return"
+
+
+# ``result`` on PayPal's way back (seed 002 lines 94-100): BeeCloud spells cancel "cancle".
+CANCELLED_RESULTS = frozenset({"cancle", "cancel"})
+
+
+def shopper_cancelled(result: str | None) -> bool:
+    """Whether PayPal's ``result`` says the shopper pressed Cancel."""
+    return (result or "").strip().lower() in CANCELLED_RESULTS
 
 
 def gateway_request(order: CheckoutOrder, channel: str, **fields) -> dict:

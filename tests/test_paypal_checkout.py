@@ -88,7 +88,7 @@ def test_paypal_bill_is_opened_for_the_exact_amount(merchant, amount, currency):
     opened = bill(order.bills["PAYPAL_PAYPAL"])
     assert (opened.total_fee, opened.currency) == (amount, currency)
     assert url.endswith("/sandbox/paypal/" + opened.cashier_token)
-    assert opened.return_url.endswith(f"/pay/{order.id}/return")
+    assert opened.return_url.endswith(f"/pay/{order.id}/paypal/return")
 
 
 def test_paypal_refuses_an_order_in_cny(merchant):

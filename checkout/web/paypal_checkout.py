@@ -1,6 +1,7 @@
 """PayPal pages of the hosted checkout (issue 5 item 2).
 
     POST /pay/<order_token>/paypal      open the PayPal bill, go to PayPal's approval page
+    GET  /pay/<order_token>/paypal/return  back from PayPal: the result page (cancelled or not)
     GET  /pay/<order_token>/card        the card form (and the buyer's saved cards)
     POST /pay/<order_token>/card        pay by card
     POST /pay/<order_token>/saved-card  pay in one tap with a saved card (field ``card``)
@@ -19,7 +20,7 @@ open again, and the ways to pay that are still open. The shopper's IP is
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
 
 from .. import money, paypal_pay
@@ -111,6 +112,19 @@ def start_paypal(token):
             return _result_page(order)
         return render_template("paypal/problem.html", order=order,
                                message=str(REASONS.get(problem.reason, REASONS["refused"]))), 502
+
+
+@bp.get("/pay/<token>/paypal/return")
+def paypal_return(token):
+    """PayPal's way back (``paypal_pay.return_url``). A Cancel (``result=cancle``)
+    goes to the result page worded "Payment cancelled" with "choose how to pay"
+    (``?cancelled=1``, which words the page only while the bill is still open:
+    issue 15, Cancel used to read "Checking your payment… do not pay again");
+    anything else goes to the plain result page, which asks the gateway."""
+    order, _merchant = order_or_404(token)
+    if paypal_pay.shopper_cancelled(request.args.get("result")):
+        return redirect(url_for("pay.result", token=order.id, cancelled=1), 303)
+    return _result_page(order)
 
 
 @bp.get("/pay/<token>/card")
