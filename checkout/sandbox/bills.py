@@ -518,8 +518,9 @@ def open_bill(merchant: Merchant, common: dict, channel: catalogue.Channel, web:
               reopen: bool | None = None) -> Bill:
     """Find or create the bill for (app, mode, bill_no, channel), race-safe:
     the unique index on live bills decides, and the loser re-reads the
-    winner's row. ``reopen`` (default: asked by ``expiry.reopening``): a channel whose bill
-    expired or failed gets a new bill, see ``_same_order_check``."""
+    winner's row. ``reopen`` (default: asked by ``expiry.reopening``): a
+    channel whose bill expired or failed gets a new bill, see
+    ``_same_order_check``."""
     if common["coupon_id"] is None:
         # No coupon: nothing to read before the row is built (issue 16).
         created = _create_if_bill_no_unused(_bill_values(

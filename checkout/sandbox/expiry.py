@@ -23,6 +23,8 @@ Nothing here touches ``flask.request``; ``now`` is milliseconds
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from sqlalchemy import and_, case, or_, update
 
@@ -35,7 +37,8 @@ log = logging.getLogger(__name__)
 # What a bill is, as the cashier and the checkout's status say it.
 OPEN, PAID, FAILED, CLOSED, EXPIRED = "open", "paid", "failed", "closed", "expired"
 # Statuses that the passing of time still ends: an OPEN bill could be paid, a
-# FAILED one may be tried again (``bills._same_order_check`` reopens it).
+# FAILED one may be tried again (``bills._same_order_check`` reopens it, or
+# the hosted checkout replaces it, ``close_to_reopen``).
 UNFINISHED = (Bill.OPEN, Bill.FAILED)
 # Why a bill is closed (``close_bill``): only EXPIRY keeps ``expires_at``.
 EXPIRY, PAID_ELSEWHERE, ENDED = "expired", "paid_elsewhere", "closed"
@@ -100,6 +103,55 @@ def close_bill(bill: Bill, reason: str = ENDED, *, now: int | None = None) -> bo
     if closed:
         log.info("bill %s closed: %s", bill.id, reason)
     return closed
+
+
+# --- re-opening a channel (issue 15, "expired and failed bills re-open") -------------------
+# BeeCloud's REST API keeps one bill per (app, mode, bill_no, channel): a
+# merchant re-creating an expired bill gets 7 ORDERCLOSED and uses a new
+# bill_no (seed 003 line 39: "同一订单号不可重复提交"). The hosted checkout cannot
+# change the merchant's out_trade_no, yet a shopper who left the QR page open
+# must still be able to pay: so its hand-off (``checkout.handoff``) asks, for
+# the length of its create-bill call, that a channel whose bill expired or
+# failed get a NEW bill (new cashier token, new QR) for the same bill_no. The
+# request travels through the Gateway interface, which speaks BeeCloud REST
+# and has no field for it, hence a context variable rather than a parameter;
+# a remote gateway never sees it and answers ORDERCLOSED as BeeCloud would.
+_REOPEN = ContextVar("checkout_reopen_ended_bills", default=False)
+
+
+@contextmanager
+def reopening():
+    """Within this block, ``bills.open_bill`` re-opens an expired or failed
+    channel with a new bill instead of refusing (or reviving) it."""
+    token = _REOPEN.set(True)
+    try:
+        yield
+    finally:
+        _REOPEN.reset(token)
+
+
+def reopening_asked() -> bool:
+    return _REOPEN.get()
+
+
+def close_to_reopen(app_id: str, test_mode: bool, bill_no: str, channel: str,
+                    now: int) -> int:
+    """End the channel's expired or failed bill for good, in the caller's
+    transaction (under the bill_no lock, ``bills._lock_bill_no``), just
+    before its new bill is inserted: the order keeps at most one OPEN or
+    FAILED bill per channel (the partial unique index
+    ``uq_bills_live_channel``). A bill that is still payable is never
+    touched. An expired one keeps ``expires_at`` (it still reads
+    ``expired``); a failed one whose time was not up loses it, like any bill
+    closed before its time (it reads ``closed``)."""
+    return db.session.execute(
+        update(Bill)
+        .where(Bill.app_id == app_id, Bill.test_mode == test_mode, Bill.bill_no == bill_no,
+               Bill.channel == channel,
+               or_(Bill.status == Bill.FAILED,
+                   and_(Bill.status == Bill.OPEN, Bill.expires_at <= now)))
+        .values(**_closed_values(ENDED, now))
+        .execution_options(synchronize_session=False)).rowcount
 
 
 def close_other_bills(bill: Bill, *, now: int | None = None) -> int:
