@@ -505,3 +505,31 @@ def test_the_migration_goes_down_and_up_again(scratch_url):
         up = "channel_credentials" in inspect(connection).get_table_names()
     engine.dispose()
     assert down == (False, False) and up
+
+
+# --- the built-in Alipay simulator ----------------------------------------------------
+
+def test_simulator_values_are_keys_the_simulator_accepts(merchant):
+    from checkout.simulators.alipay import console, signing
+    from checkout.simulators.alipay.models import SimApp
+
+    values = credentials.simulator_values(merchant.app_id)
+    assert values["gateway"] == "simulator"
+    assert values["alipay_public_key"] == console.app_public_key(values["app_id"])
+    # A request signed with the app's new private key verifies with the
+    # public key the simulator's console registered for that app.
+    registered = db.session.get(SimApp, values["app_id"]).app_public_key
+    content = "app_id=" + values["app_id"] + "&method=alipay.trade.query"
+    assert signing.verify(registered, content, signing.sign(values["app_private_key"], content))
+
+
+def test_simulator_values_pass_the_checks_on_entry(merchant):
+    summary = credentials.save(merchant, "alipay", credentials.simulator_values(merchant.app_id))
+    assert summary["gateway"] == "simulator" and summary["app_key_bits"] == 2048
+
+
+def test_each_simulator_app_gets_its_own_keys(merchant):
+    first = credentials.simulator_values(merchant.app_id)
+    second = credentials.simulator_values(merchant.app_id)
+    assert first["app_id"] != second["app_id"]
+    assert first["app_private_key"] != second["app_private_key"]

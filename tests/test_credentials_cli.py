@@ -119,15 +119,21 @@ def test_setting_credentials_prints_no_key_and_logs_none(runner, merchant, value
         assert piece not in caplog.text
 
 
-def test_after_the_cli_no_table_holds_the_key(runner, merchant, values, write, secret_pieces):
-    set_credentials(runner, merchant.app_id, "alipay", "--json-file", write(values))
+def every_stored_text() -> str:
+    """Every value of every row of every table in the database, as text."""
     stored = []
     with db.engine.connect() as connection:
         for table in inspect(connection).get_table_names():
             stored += [str(v) for row in connection.execute(text(f'SELECT * FROM "{table}"'))
                        for v in row]
+    return "\n".join(stored)
+
+
+def test_after_the_cli_no_table_holds_the_key(runner, merchant, values, write, secret_pieces):
+    set_credentials(runner, merchant.app_id, "alipay", "--json-file", write(values))
     assert credentials.configured_providers(merchant.app_id) == {"alipay"}
-    assert all(piece not in "\n".join(stored) for piece in secret_pieces)
+    stored = every_stored_text()
+    assert all(piece not in stored for piece in secret_pieces)
 
 
 def test_the_file_may_come_from_standard_input(runner, merchant, values):
@@ -291,3 +297,28 @@ def test_an_unknown_checkout_mode_is_a_usage_error(runner, merchant):
     result = runner.invoke(args=["merchants", "update", merchant.app_id, "--checkout-mode", "prod"])
     assert_clean_failure(result, code=2)
     assert merchants.get_merchant(merchant.app_id).checkout_mode == "test"
+
+
+# --- --simulator -------------------------------------------------------------------
+
+def test_simulator_sets_generated_credentials_and_prints_no_key(runner, merchant, caplog):
+    from checkout.simulators.alipay import console
+
+    caplog.set_level(logging.DEBUG)
+    result = set_credentials(runner, merchant.app_id, "alipay", "--simulator", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)["credentials"]
+    assert summary["gateway"] == "simulator"
+    loaded = credentials.load(merchant.app_id, "alipay")
+    assert loaded["alipay_public_key"] == console.app_public_key(summary["app_id"])
+    stored = every_stored_text()
+    for piece in key_pieces(loaded["app_private_key"]):
+        assert piece not in result.output and piece not in caplog.text and piece not in stored
+
+
+def test_simulator_is_refused_when_the_simulators_are_off(runner, merchant, app):
+    app.config["SIMULATORS"] = False
+    result = set_credentials(runner, merchant.app_id, "alipay", "--simulator")
+    assert_clean_failure(result)
+    assert "the simulators are off" in result.output
+    assert credentials.configured_providers(merchant.app_id) == set()
