@@ -111,6 +111,69 @@ def get_merchant(app_id: object) -> Merchant | None:
     ).scalar_one_or_none()
 
 
+# --- the per-worker lookup for signed API calls (issue 16) ------------------------------
+#
+# Every signed REST call needs its merchant row; loading it through the ORM was
+# a fifth of a bill's CPU (bench/README.md). A worker keeps a detached copy per
+# app_id with the row's ``version`` (models.row_version: every UPDATE adds one,
+# so a rotated secret, a changed channel list or name is a new version) and
+# reads only that integer on each call, on the session's own connection. A
+# copy is used only when its version equals the database's at this moment, so
+# a change made by any worker or the CLI is seen by the next call.
+_VERSION_SQL: dict[tuple[str, str], str] = {}
+_COPIES: dict[str, tuple[int, Merchant]] = {}
+_COPIES_MAX = 4096  # a bound on memory; dropped copies are loaded again
+_COLUMNS = tuple(column.key for column in Merchant.__table__.columns)
+
+
+def _detached_copy(merchant: Merchant) -> Merchant:
+    """A transient Merchant with the row's values, in no session: safe to
+    share between threads for reading (it is never added or flushed)."""
+    return Merchant(**{name: getattr(merchant, name) for name in _COLUMNS})
+
+
+def _current_version(app_id: str) -> int | None:
+    connection = db.session.connection()
+    dialect = connection.dialect
+    sql = _VERSION_SQL.get((dialect.name, dialect.paramstyle))
+    if sql is None:
+        compiled = db.select(Merchant.version).where(
+            Merchant.app_id == db.bindparam("app_id")).compile(dialect=dialect)
+        sql = _VERSION_SQL[(dialect.name, dialect.paramstyle)] = str(compiled)
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql, (app_id,) if dialect.paramstyle in ("qmark", "format", "numeric")
+                       else {"app_id": app_id})
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    return None if row is None else row[0]
+
+
+def get_merchant_for_reading(app_id: object) -> Merchant | None:
+    """``get_merchant`` for callers that only read the merchant (bill
+    creation): a detached copy checked against the row's version, or None.
+    Never modify or ``session.add`` what this returns."""
+    if not isinstance(app_id, str) or not app_id or len(app_id) > 36 or not is_clean(app_id):
+        return None
+    version = _current_version(app_id)
+    if version is None:
+        return None
+    kept = _COPIES.get(app_id)
+    if kept is not None and kept[0] == version:
+        return kept[1]
+    merchant = db.session.execute(
+        db.select(Merchant).where(Merchant.app_id == app_id)
+        .execution_options(populate_existing=True)).scalar_one_or_none()
+    if merchant is None:
+        return None
+    copy = _detached_copy(merchant)
+    if len(_COPIES) >= _COPIES_MAX:
+        _COPIES.clear()
+    _COPIES[app_id] = (copy.version, copy)
+    return copy
+
+
 def list_merchants() -> list[Merchant]:
     return list(db.session.execute(db.select(Merchant).order_by(Merchant.id)).scalars())
 

@@ -62,12 +62,13 @@ def read_para() -> dict:
 
 
 def serve(read: Callable[[], dict], work: Callable[[Merchant, dict], dict], *,
-          secret: str = "app"):
+          secret: str = "app", read_only: bool = False):
     """Read the fields, authenticate them with ``secret``'s kind, run ``work``
-    and answer its map; any ``Refused`` becomes its result code."""
+    and answer its map; any ``Refused`` becomes its result code. ``read_only``:
+    ``work`` never modifies the merchant (``bills.authenticate``)."""
     try:
         fields = read()
-        merchant = bills.authenticate(fields, secret=secret)
+        merchant = bills.authenticate(fields, secret=secret, read_only=read_only)
         return jsonify(work(merchant, fields))
     except Refused as refused:
         return jsonify(refused.answer())
@@ -82,7 +83,7 @@ def _mode_secret(test_mode: bool) -> str:
 def _create(test_mode: bool):
     return serve(read_body, lambda merchant, fields:
                  bills.create_bill(merchant, fields, test_mode=test_mode),
-                 secret=_mode_secret(test_mode))
+                 secret=_mode_secret(test_mode), read_only=True)
 
 
 def _query(test_mode: bool):

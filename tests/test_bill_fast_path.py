@@ -1,0 +1,148 @@
+"""Bill creation's fast path (issue 16) keeps every guarantee of "one order,
+one payment": a new bill_no is created in one statement (INSERT … WHERE NOT
+EXISTS a bill with this bill_no), a taken one goes through the full rules.
+Also the worker's merchant copies (``merchants.get_merchant_for_reading``),
+which must follow a rotated secret at once. Test-mode (sandbox) bills: they
+need no channel credentials. Runs on SQLite and, with
+CHECKOUT_TEST_DATABASE_URL, on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from checkout import merchants, signing
+from checkout.clock import now_ms
+from checkout.db import db
+from checkout.models import Bill
+from checkout.sandbox import bills
+
+_counter = iter(range(10 ** 6))
+
+
+def request_for(channel="WX_NATIVE", **overrides) -> dict:
+    fields = {"channel": channel, "total_fee": 100, "title": "tea",
+              "bill_no": f"F{now_ms()}{next(_counter):06d}",
+              "return_url": "https://shop.example.com/return"}
+    fields.update(overrides)
+    return fields
+
+
+@pytest.fixture
+def merchant(make_merchant):
+    return make_merchant()
+
+
+def create(app_id: str, request: dict) -> dict:
+    return bills.create_bill(merchants.get_merchant(app_id), dict(request), test_mode=True)
+
+
+def rows(bill_no: str) -> list[Bill]:
+    db.session.expire_all()
+    return list(db.session.scalars(db.select(Bill).where(Bill.bill_no == bill_no)))
+
+
+def test_a_new_bill_is_stored_with_every_column_and_stays_usable(app, merchant):
+    request = request_for("WX_NATIVE", bill_timeout=300)
+    answer = create(merchant.app_id, request)
+    assert answer["result_code"] == 0, answer
+    [bill] = rows(request["bill_no"])
+    assert (bill.id, bill.status, bill.bill_fee, bill.total_fee, bill.discount) == \
+        (answer["id"], Bill.OPEN, 100, 100, 0)
+    assert bill.test_mode is True and bill.expires_at == bill.create_time + 300_000
+    assert bill.refunded_fee == 0 and bill.channel_params == {}
+
+
+def test_the_returned_bill_is_in_the_session_and_can_be_changed(app, merchant):
+    common = bills.check_common(request_for("ALI_WEB"))
+    channel = bills.check_channel({"channel": "ALI_WEB"})
+    web = bills.check_web_fields({"return_url": "https://shop.example.com/r"}, channel)
+    bill = bills.open_bill(merchant, common, channel, web, test_mode=True)
+    bill.trade_no = "T1"
+    db.session.commit()
+    db.session.refresh(bill)  # a transient object could not be refreshed
+    assert rows(common["bill_no"])[0].trade_no == "T1"
+
+
+def test_same_request_again_answers_the_same_bill(app, merchant):
+    request = request_for()
+    first, again = create(merchant.app_id, request), create(merchant.app_id, request)
+    assert first["result_code"] == again["result_code"] == 0
+    assert first["id"] == again["id"] and len(rows(request["bill_no"])) == 1
+
+
+def test_same_bill_no_with_another_fee_is_refused_in_another_channel(app, merchant):
+    request = request_for("WX_NATIVE")
+    assert create(merchant.app_id, request)["result_code"] == 0
+    answer = create(merchant.app_id, {**request, "channel": "ALI_WEB", "total_fee": 101})
+    assert answer["result_code"] == bills.PARAM_INVALID
+    assert "another total_fee or title" in answer["err_detail"]
+
+
+def test_racing_identical_requests_make_one_bill(app, merchant, race):
+    app_id, request = merchant.app_id, request_for()  # the fixture's row is the main thread's
+    answers = race(8, lambda _i: create(app_id, request))
+    assert {a["result_code"] for a in answers} == {0}
+    assert len({a["id"] for a in answers}) == 1
+    assert len(rows(request["bill_no"])) == 1
+
+
+def test_racing_channels_with_different_fees_keep_one_fee(app, merchant, race):
+    app_id, request = merchant.app_id, request_for()
+    channels = ["WX_NATIVE", "ALI_WEB", "UN_WEB", "JD_WEB", "ALI_WAP", "BD_WEB"]
+    answers = race(len(channels), lambda i: create(
+        app_id, {**request, "channel": channels[i], "total_fee": 100 + i}))
+    stored = rows(request["bill_no"])
+    assert len({bill.bill_fee for bill in stored}) == 1
+    assert len(stored) == sum(a["result_code"] == 0 for a in answers)
+
+
+def test_racing_channels_with_the_same_fee_each_get_a_bill(app, merchant, race):
+    app_id, request = merchant.app_id, request_for()
+    channels = ["WX_NATIVE", "ALI_WEB", "UN_WEB", "JD_WEB"]
+    answers = race(len(channels), lambda i: create(app_id,
+                                                   {**request, "channel": channels[i]}))
+    assert {a["result_code"] for a in answers} == {0}
+    assert sorted(bill.channel for bill in rows(request["bill_no"])) == sorted(channels)
+
+
+def test_many_racing_new_bills_are_all_stored(app, merchant, race):
+    app_id, requests = merchant.app_id, [request_for() for _ in range(16)]
+    answers = race(16, lambda i: create(app_id, requests[i]))
+    assert {a["result_code"] for a in answers} == {0}
+    assert all(len(rows(r["bill_no"])) == 1 for r in requests)
+
+
+# --- the merchant copies ---------------------------------------------------------------
+
+def signed_post(client, merchant_app_id: str, secret: str, request: dict):
+    timestamp = now_ms()
+    body = {**request, "app_id": merchant_app_id, "timestamp": timestamp,
+            "app_sign": signing.app_sign(merchant_app_id, timestamp, secret)}
+    return client.post("/2/rest/sandbox/bill", data=json.dumps(body),
+                       content_type="application/json").get_json()
+
+
+def test_a_rotated_test_secret_is_used_at_once(app, client, merchant):
+    app_id, old_secret = merchant.app_id, merchant.test_secret
+    assert signed_post(client, app_id, old_secret, request_for())["result_code"] == 0
+    merchants.rotate_secrets(merchants.get_merchant(app_id), ("test",))
+    new_secret = merchants.get_merchant(app_id).test_secret
+    assert signed_post(client, app_id, old_secret, request_for())["result_code"] == \
+        bills.APP_INVALID
+    assert signed_post(client, app_id, new_secret, request_for())["result_code"] == 0
+
+
+def test_the_copy_is_not_in_any_session_and_follows_the_version(app, merchant):
+    first = merchants.get_merchant_for_reading(merchant.app_id)
+    assert first is merchants.get_merchant_for_reading(merchant.app_id)
+    assert first not in db.session
+    merchants.update_merchant(merchants.get_merchant(merchant.app_id), name="Renamed")
+    again = merchants.get_merchant_for_reading(merchant.app_id)
+    assert again is not first and again.name == "Renamed"
+
+
+def test_an_unknown_app_id_has_no_copy(app):
+    assert merchants.get_merchant_for_reading("no-such-app") is None
+    assert merchants.get_merchant_for_reading("bad\x00id") is None
