@@ -5,6 +5,12 @@
  * callbacks: dataError(obj), wxJsapiFinish(res), wxJsapiSuccess(res),
  *   wxJsapiFail(res); our extension onResult({status, out_trade_no}).
  * Events (our extension): "beecloud:result" and "beecloud:close" on document.
+ * data.lang (our extension, "zh" or "en"): the modal's language; without it the
+ *   merchant page's <html lang>, then the browser's (issue 15: the dialog's
+ *   label was English on Chinese pages). It is not sent to the checkout.
+ * After a payment in the modal, closing it (the checkout's Done, the close
+ *   button, Escape) takes this page to data.return_url when one was given, as
+ *   the checkout does in a top window: the shopper ends on one shop page.
  *
  * PC: a modal with the checkout in an iframe (when this page is one of the
  * merchant's frame origins; otherwise the top window goes to the checkout).
@@ -146,6 +152,18 @@
 
   var modal = null, frameCount = 0;
 
+  // The modal's own words, in the merchant page's language.
+  var WORDS = {
+    zh: { dialog: "秒支付收银台", close: "关闭" },
+    en: { dialog: "秒支付 Checkout", close: "Close" }
+  };
+
+  function languageOf(data) {
+    var asked = String((data && data.lang) || document.documentElement.lang ||
+                       navigator.language || "zh").toLowerCase();
+    return asked.indexOf("en") === 0 ? "en" : "zh";
+  }
+
   function style(element, rules) {
     for (var name in rules) {
       if (Object.prototype.hasOwnProperty.call(rules, name)) { element.style[name] = rules[name]; }
@@ -157,6 +175,7 @@
     if (!modal) { return; }
     var closing = modal;
     modal = null;
+    var onward = closing.paid && closing.returnUrl;
     window.removeEventListener("message", closing.onMessage);
     document.removeEventListener("keydown", closing.onKey, true);
     document.removeEventListener("focusin", closing.onFocus, true);
@@ -164,10 +183,12 @@
     closing.overlay.parentNode.removeChild(closing.overlay);
     if (closing.opener && typeof closing.opener.focus === "function") { closing.opener.focus(); }
     document.dispatchEvent(new CustomEvent("beecloud:close", { detail: { out_trade_no: closing.order } }));
+    if (onward) { window.location.assign(closing.returnUrl); }
   }
 
-  function openModal(fields, callbacks) {
+  function openModal(fields, callbacks, data) {
     closeModal();
+    var words = WORDS[languageOf(data)];
     var name = "bc-checkout-" + (++frameCount);
     var overlay = style(document.createElement("div"), {
       position: "fixed", top: "0", left: "0", right: "0", bottom: "0", zIndex: "2147483000",
@@ -181,14 +202,14 @@
     });
     dialog.setAttribute("role", "dialog");
     dialog.setAttribute("aria-modal", "true");
-    dialog.setAttribute("aria-label", "秒支付 Checkout");
+    dialog.setAttribute("aria-label", words.dialog);
     var close = style(document.createElement("button"), {
       position: "absolute", top: "6px", right: "8px", width: "36px", height: "36px",
       border: "0", borderRadius: "18px", background: "rgba(255,255,255,.9)", color: "#333",
       fontSize: "22px", lineHeight: "36px", cursor: "pointer", zIndex: "1"
     });
     close.type = "button";
-    close.setAttribute("aria-label", "Close / 关闭");
+    close.setAttribute("aria-label", words.close);
     close.setAttribute("data-bc-modal-close", "");
     close.textContent = "×";
     var frame = style(document.createElement("iframe"), {
@@ -196,7 +217,7 @@
       border: "0", background: "#f5f6f7"
     });
     frame.name = name;
-    frame.title = "秒支付 Checkout";
+    frame.title = words.dialog;
     frame.setAttribute("allow", "payment");
     // Focus guards: Tab out of the (cross-origin) frame lands on a guard,
     // which hands focus back to the dialog's start.
@@ -212,6 +233,7 @@
 
     modal = {
       overlay: overlay, frame: frame, order: fields.out_trade_no,
+      returnUrl: fields.return_url || null, paid: false,
       opener: document.activeElement, overflow: document.documentElement.style.overflow,
       onMessage: function (event) {
         if (event.origin !== checkoutOrigin || event.source !== frame.contentWindow) { return; }
@@ -221,6 +243,7 @@
           frame.style.height = Math.min(Math.max(data.height, 200), window.innerHeight - 48) + "px";
         } else if (data.type === "result") {
           var detail = { status: String(data.status), out_trade_no: fields.out_trade_no };
+          if (detail.status === "paid" && modal) { modal.paid = true; }
           document.dispatchEvent(new CustomEvent("beecloud:result", { detail: detail }));
           if (callbacks && typeof callbacks.onResult === "function") { callbacks.onResult(detail); }
         } else if (data.type === "close") {
@@ -316,7 +339,7 @@
       payInWeChat(fields, data, callbacks);
     } else if (kind === "pc" && mayFrame()) {
       debugStep(data, "opening the checkout");
-      openModal(fields, callbacks);
+      openModal(fields, callbacks, data);
     } else {
       debugStep(data, "going to the checkout");
       postForm(fields, null);

@@ -9,6 +9,11 @@
   var parentOrigin = root.getAttribute("data-bc-parent");
   if (!parentOrigin || window.parent === window) { return; }
 
+  // Inside the button's modal (static/js/bc-button.js names its frame "bc-checkout-N"),
+  // the modal's own close button is the one close button: the page's is hidden by
+  // pay.css (issue 15: two overlapping close buttons). A merchant's own iframe keeps it.
+  if (/^bc-checkout-\d+$/.test(window.name || "")) { root.classList.add("bc-in-modal"); }
+
   function send(message) {
     message.source = "bc-checkout";
     window.parent.postMessage(message, parentOrigin);

@@ -114,6 +114,19 @@
     }
   }
 
+  // Paid in a window opened from the checkout in the merchant's frame: that frame shows the
+  // result and the merchant's page goes on, so this window closes itself (a browser may
+  // refuse; then it says so and offers a button).
+  var windowDone = $("[data-window-done]");
+  if (windowDone) {
+    var closeButton = $("[data-close-window]");
+    if (closeButton) {
+      closeButton.hidden = false;
+      closeButton.addEventListener("click", function () { window.close(); });
+    }
+    window.close();
+  }
+
   // WeChat's open-in-browser guide: copy the payment link (templates/pay/ali_guide.html).
   // navigator.clipboard needs a secure context and WeChat's permission; otherwise the
   // field's text is selected and copied the old way, or the shopper is told to long-press.
