@@ -283,7 +283,7 @@ def test_create_makes_a_test_mode_merchant_by_default(runner):
 def test_create_may_make_a_live_mode_merchant(runner):
     result = runner.invoke(args=["merchants", "create", "Tea", "--checkout-mode", "live", "--json"])
     assert result.exit_code == 0, result.output
-    assert merchants.get_merchant(json.loads(result.output)["app_id"]).checkout_mode == "live"
+    assert merchants.get_merchant(json.loads(result.stdout)["app_id"]).checkout_mode == "live"
 
 
 def test_update_switches_the_checkout_mode(runner, merchant):
@@ -322,3 +322,15 @@ def test_simulator_is_refused_when_the_simulators_are_off(runner, merchant, app)
     assert_clean_failure(result)
     assert "the simulators are off" in result.output
     assert credentials.configured_providers(merchant.app_id) == set()
+
+
+def test_going_live_without_credentials_says_no_channel_will_be_offered(runner, merchant):
+    result = runner.invoke(args=["merchants", "update", merchant.app_id, "--checkout-mode", "live"])
+    assert result.exit_code == 0, result.output
+    assert f"app {merchant.app_id} has no channel credentials yet" in result.stderr
+
+
+def test_going_live_with_credentials_needs_no_note(runner, merchant, values, write):
+    set_credentials(runner, merchant.app_id, "alipay", "--json-file", write(values))
+    result = runner.invoke(args=["merchants", "update", merchant.app_id, "--checkout-mode", "live"])
+    assert "no channel credentials" not in result.stderr

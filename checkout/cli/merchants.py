@@ -37,6 +37,16 @@ def _load(app_id: str):
     return merchant
 
 
+def _warn_if_live_without_credentials(merchant) -> None:
+    """Live mode offers only channels whose provider has credentials (issue 14,
+    Deliver 5): say so when there are none, rather than let the operator find
+    an empty chooser."""
+    if merchant.checkout_mode == "live" and not credentials.configured_providers(merchant.app_id):
+        click.echo(f"note: app {merchant.app_id} has no channel credentials yet, so its live "
+                   f"checkout offers no channel; set them with `flask --app wsgi merchants "
+                   f"credentials {merchant.app_id} alipay --json-file FILE`", err=True)
+
+
 def _guard(callable_, *args, **kwargs):
     try:
         return callable_(*args, **kwargs)
@@ -66,6 +76,7 @@ def create(name, channels, webhook_url, return_hosts, frame_origins, wechat_appi
                       wechat_secret=wechat_secret, default_currency=currency,
                       checkout_mode=checkout_mode)
     _echo(merchants.credentials_view(merchant), as_json)
+    _warn_if_live_without_credentials(merchant)
 
 
 @group.command("list")
@@ -123,6 +134,7 @@ def update(app_id, name, channels, webhook_url, return_hosts, frame_origins, wec
                       wechat_appid=wechat_appid, wechat_secret=wechat_secret,
                       default_currency=currency, checkout_mode=checkout_mode)
     _echo(merchants.public_view(merchant), as_json)
+    _warn_if_live_without_credentials(merchant)
 
 
 @group.command("rotate-secrets")
