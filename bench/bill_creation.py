@@ -1,6 +1,8 @@
-"""Bill creation under load (issue 2, "Measure").
+"""Bill creation under load (issue 2, "Measure"; issue 16).
 
-``POST /2/rest/bill`` against the embedded gateway under gunicorn (Procfile
+``POST /2/rest/sandbox/bill`` (test mode, signed with the test secret;
+``--live``: ``POST /2/rest/bill``, which needs the channel's credentials since
+issue 14) against the embedded gateway under gunicorn (Procfile
 settings), every request a new bill (unique ``bill_no``, valid ``app_sign``),
 at 1, 16 and 64 connections, beside a bare Flask "hello" page on the same
 gunicorn settings in the same run. Prints requests/s, p50, p99 and the ratios
@@ -40,12 +42,15 @@ TARGET_P99_MS = 50.0
 CREATED = '"result_code":%s*0%s*[,}]'
 
 
-def bill_body(merchant: dict, channel: str, run_tag: str):
-    """A body template for one wrk run: signed now, ``{n}`` makes each bill_no unique."""
+def bill_body(merchant: dict, channel: str, run_tag: str, secret: str = "test"):
+    """A body template for one wrk run: signed now, ``{n}`` makes each bill_no
+    unique. ``secret``: "test" for the sandbox endpoint (default), "app" for
+    live bills (which need the channel's credentials, issue 14)."""
     def body(phase: str) -> str:
         timestamp = now_ms()
         request = {"app_id": merchant["app_id"], "timestamp": timestamp,
-                   "app_sign": app_sign(merchant["app_id"], timestamp, merchant["app_secret"]),
+                   "app_sign": app_sign(merchant["app_id"], timestamp,
+                                        merchant[f"{secret}_secret"]),
                    "channel": channel, "total_fee": 1, "title": "bench bill",
                    "bill_no": f"B{run_tag}{phase}" + "{n}"}
         if channel in ("ALI_WEB", "ALI_QRCODE", "UN_WEB", "JD_WAP", "JD_WEB"):
@@ -69,10 +74,13 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--channel", default="ALI_WEB")
     parser.add_argument("--database-url", help="PostgreSQL URL (default: a fresh SQLite file)")
+    parser.add_argument("--live", action="store_true",
+                        help="POST /2/rest/bill with the app secret (needs channel credentials)")
     parser.add_argument("--profile", action="store_true",
                         help="py-spy the workers during the highest-concurrency run")
     options = parser.parse_args()
     levels = [int(c) for c in options.connections.split(",")]
+    secret, path = ("app", "/2/rest/bill") if options.live else ("test", "/2/rest/sandbox/bill")
     profile_raw = RESULTS / f"bill_creation-profile-{uuid.uuid4().hex[:6]}.txt"
     hot = []
 
@@ -86,17 +94,19 @@ def main() -> int:
             for connections in levels:
                 baseline = load("hello", hello.url + "/hello", connections=connections,
                                 duration=options.duration, expect="^hello$", server=hello)
-                body = bill_body(instance.merchant, options.channel, uuid.uuid4().hex[:6])
+                body = bill_body(instance.merchant, options.channel, uuid.uuid4().hex[:6],
+                                 secret=secret)
                 if options.profile and connections == max(levels):
                     RESULTS.mkdir(parents=True, exist_ok=True)
                     # Sampling slows the workers: this run's numbers are the profile's only.
                     with Profile(app, profile_raw, options.duration):
-                        load("profiled", app.url + "/2/rest/bill", connections=connections,
+                        load("profiled", app.url + path, connections=connections,
                              duration=options.duration, method="POST", expect=CREATED,
                              warmup=0, body_for_run=bill_body(
-                                 instance.merchant, options.channel, uuid.uuid4().hex[:6]))
+                                 instance.merchant, options.channel, uuid.uuid4().hex[:6],
+                                 secret=secret))
                     hot = where_time_goes(profile_raw)
-                bills = load("POST /2/rest/bill", app.url + "/2/rest/bill",
+                bills = load("POST " + path.split("/")[-2] + " bill", app.url + path,
                              connections=connections, duration=options.duration, method="POST",
                              expect=CREATED, body_for_run=body, server=app)
                 counted += bills.requests - bills.wrong

@@ -57,17 +57,29 @@ def hello():
 
 # --- processes -------------------------------------------------------------------------
 
+def pinned(variable: str) -> list[str]:
+    """``taskset -c CPUS`` when the environment variable names CPUs (e.g.
+    ``BENCH_WRK_CPUS=2`` for wrk, ``BENCH_SERVER_CPUS=0,1`` for gunicorn):
+    keeps the load generator off the servers' cores on a machine that has
+    cores to spare. Nothing otherwise."""
+    cpus = os.environ.get(variable, "").strip()
+    return ["taskset", "-c", cpus] if cpus and shutil.which("taskset") else []
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 
-def procfile_gunicorn_args(target: str, port: int, procfile: Path = ROOT / "Procfile") -> list[str]:
+def procfile_gunicorn_args(target: str, port: int, procfile: Path = ROOT / "Procfile",
+                           environ: dict | None = None) -> list[str]:
     """The Procfile's ``web`` command with our bind address and WSGI target.
-    ``${VAR:-default}`` is expanded from the environment like a shell would."""
+    ``${VAR:-default}`` is expanded from ``environ`` (default: this process's
+    environment) like a shell would."""
+    environ = os.environ if environ is None else environ
     line = next(l for l in procfile.read_text().splitlines() if l.startswith("web:"))
-    line = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: os.environ.get(m.group(1), m.group(2)),
+    line = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: environ.get(m.group(1)) or m.group(2),
                   line[len("web:"):])
     args = shlex.split(line)
     if args[0] != "gunicorn":
@@ -83,7 +95,8 @@ def procfile_gunicorn_args(target: str, port: int, procfile: Path = ROOT / "Proc
         if arg.startswith("--bind=") or ":" in arg and not arg.startswith("-"):
             continue  # the bind value or the WSGI target (wsgi:app)
         out.append(arg)
-    return [sys.executable, "-m", "gunicorn", *out, "--bind", f"127.0.0.1:{port}", target]
+    return [*pinned("BENCH_SERVER_CPUS"), sys.executable, "-m", "gunicorn", *out,
+            "--bind", f"127.0.0.1:{port}", target]
 
 
 class Gunicorn:
@@ -96,7 +109,7 @@ class Gunicorn:
         self.ready_path = ready_path
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.args = procfile_gunicorn_args(target, self.port)
+        self.args = procfile_gunicorn_args(target, self.port, environ=self.env)
         self.log_path = log_path or Path(tempfile.mkstemp(prefix="bench-gunicorn-", suffix=".log")[1])
         self.process: subprocess.Popen | None = None
 
@@ -248,7 +261,8 @@ def connections_per_worker(server: "Gunicorn") -> list[int]:
 
 def load(name: str, url: str, *, connections: int, duration: float, method: str = "GET",
          body: str = "", expect: str = "", warmup: float = 1.0,
-         body_for_run=None, server: "Gunicorn | None" = None) -> Result:
+         body_for_run=None, server: "Gunicorn | None" = None,
+         script: Path = LOAD_SCRIPT, script_args=None) -> Result:
     """Load ``url`` with wrk for ``duration`` seconds at ``connections``.
 
     ``body`` may hold ``{n}``: each request replaces it by a value unique in the
@@ -257,19 +271,24 @@ def load(name: str, url: str, *, connections: int, duration: float, method: str 
     fresh body template for the warm-up and for the run (unique values per run).
     With ``server`` (the gunicorn serving ``url``), a run whose connections
     landed lopsided on its workers is run again (``LOPSIDED_SHARE``).
+    ``script``/``script_args(phase)``: another wrk script and its arguments
+    (it must print the same ``BENCH_JSON`` line), e.g. ``bench/handoff.lua``.
     """
+    if script_args is not None:
+        body_for_run = script_args
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install -y wrk")
     threads = 1 if connections < 4 else 2
     if warmup > 0:
         _wrk(url, connections, threads, warmup, method,
-             body_for_run("w") if body_for_run else body, expect)
+             body_for_run("w") if body_for_run else body, expect, script=script)
     workers = server.worker_count() if server is not None else 1
     retries = 0
     while True:
         out, split = _wrk(url, connections, threads, duration, method,
                           body_for_run(f"r{retries}") if body_for_run else body, expect,
-                          server=server if workers > 1 and connections >= 2 * workers else None)
+                          server=server if workers > 1 and connections >= 2 * workers else None,
+                          script=script)
         if not is_lopsided(split) or retries == LOPSIDED_RETRIES:
             break
         retries += 1
@@ -282,12 +301,15 @@ def load(name: str, url: str, *, connections: int, duration: float, method: str 
 
 
 def _wrk(url, connections, threads, duration, method, body, expect, *,
-         server: "Gunicorn | None" = None) -> tuple[dict, list[int]]:
+         server: "Gunicorn | None" = None, script: Path = LOAD_SCRIPT) -> tuple[dict, list[int]]:
     """wrk's result, and (with ``server``) its connections per worker,
-    looked at once the run is under way."""
+    looked at once the run is under way. ``body`` may be a list: all the
+    script's arguments (another ``script``)."""
     seconds = max(1, round(duration))
-    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
-               "--timeout", "10s", "-s", str(LOAD_SCRIPT), url, "--", method, body, expect]
+    arguments = body if isinstance(body, list) else [method, body, expect]
+    command = [*pinned("BENCH_WRK_CPUS"), "wrk", "-t", str(threads), "-c", str(connections),
+               "-d", f"{seconds}s", "--timeout", "10s", "-s", str(script), url, "--",
+               *arguments]
     running = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     split = []
     if server is not None:
