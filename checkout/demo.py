@@ -18,6 +18,7 @@ import json
 import secrets
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from . import merchants, signing
@@ -36,12 +37,20 @@ CHANNELS = ["ALI_WEB", "ALI_QRCODE", "WX_NATIVE", "UN_WEB", "JD_WEB", "ALI_WAP",
 @dataclass(frozen=True)
 class Product:
     key: str
-    title: str   # at most 32 UTF-8 bytes (seed 001), no quotes (seed 003 line 338)
+    # The name in the app's gettext (lazy): ``title`` is it in the shopper's
+    # language, so the shop's page and the order it signs speak that language
+    # (issue 15 "Language leaks"). Either language: at most 32 UTF-8 bytes
+    # (seed 001), no quotes (seed 003 line 338).
+    name: object
     amount: int  # fen
 
+    @property
+    def title(self) -> str:
+        return str(self.name)
 
-PRODUCTS = [Product("water", "Spring water", 1), Product("tea", "Oolong tea", 1999),
-            Product("cup", "Celadon tea cup", 12800)]
+
+PRODUCTS = [Product("water", _l("Spring water"), 1), Product("tea", _l("Oolong tea"), 1999),
+            Product("cup", _l("Celadon tea cup"), 12800)]
 
 
 class DemoError(ValueError):
@@ -99,8 +108,11 @@ def configure(base_url: str, extra_hosts: tuple[str, ...] = ()) -> Setup:
                                              webhook_url=webhook_url)
         db.session.add(DemoShop(app_id=merchant.app_id, created_at=now_ms()))
         db.session.commit()
+        go_live_on_simulators(merchant)
         return Setup(merchant, created=True)
     changes = []
+    if go_live_on_simulators(merchant):
+        changes.append("live mode with Alipay credentials on the built-in simulator")
     if merchant.webhook_url != webhook_url:
         changes.append(f"webhook URL {merchant.webhook_url or '(none)'} → {webhook_url}")
     added = [host for host in hosts if host not in merchant.return_hosts]
@@ -110,6 +122,24 @@ def configure(base_url: str, extra_hosts: tuple[str, ...] = ()) -> Setup:
         merchants.update_merchant(merchant, webhook_url=webhook_url,
                                   return_hosts=list(merchant.return_hosts) + added)
     return Setup(merchant, created=False, changes=tuple(changes))
+
+
+def go_live_on_simulators(merchant: Merchant) -> bool:
+    """Where the app serves the provider simulators (``SIMULATORS``, which
+    ``bin/run`` turns on), the demo merchant runs in LIVE mode with Alipay
+    credentials on the built-in Alipay simulator, so the demo pays through
+    the real Alipay connector (issue 14); channels without a live connector
+    yet are then not offered. True when this call changed the merchant."""
+    from flask import current_app
+
+    from . import credentials
+
+    if not current_app.config.get("SIMULATORS") or \
+            "alipay" in credentials.configured_providers(merchant.app_id):
+        return False
+    credentials.save(merchant, "alipay", credentials.simulator_values(merchant.app_id))
+    merchants.update_merchant(merchant, checkout_mode="live")
+    return True
 
 
 def setup(base_url: str, extra_hosts: tuple[str, ...] = ()) -> tuple[Merchant, bool]:
