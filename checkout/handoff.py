@@ -13,7 +13,9 @@ should hand off, by the channel's answer kind (``checkout.channels``):
 Every bill goes back to our own result page (``result_url``), never straight
 to the merchant: the result page asks the gateway for the real status. One
 bill per (order, channel): the gateway answers the same bill again for a
-repeated request (issue 2, "one order, one payment").
+repeated request (issue 2, "one order, one payment") — until that bill
+expired or failed: then the channel gets a new bill for the same order (a new
+QR code; issue 15), while a paid order stays paid.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from .gateway import (BILL_STATES, EXPIRED, OPEN, PAID, GatewayError, GatewayUna
                       get_gateway)
 from .models import CheckoutOrder, Merchant
 from .links import base_url
+from .sandbox.expiry import reopening
 
 # The QR lifetime, in this one place: QR bills (WX_NATIVE, ALI_OFFLINE_QRCODE,
 # ALI_QRCODE) are created with it as their ``bill_timeout``, so the gateway
@@ -149,17 +152,22 @@ def start_channel(order: CheckoutOrder, merchant: Merchant, code: str, *,
         raise ChannelRefused("refused", "unknown channel")
     if channel.code == "WX_JSAPI" and not order.openid:
         raise NeedsOpenid()
-    first_time = channel.code not in (order.bills or {})
+    known = (order.bills or {}).get(channel.code)
     offer = coupon_offers.offer_for_order(order, merchant)
     # Taken before the gateway creates the bill, so the page's countdown
     # never ends after the gateway's bill_timeout does.
     asked_at = clock.now_ms()
     try:
-        answer = _create(order, merchant, channel, client_ip, offer)
+        # A shopper coming back to a channel whose bill expired or failed
+        # gets its next bill (the embedded gateway; a BeeCloud-REST one
+        # answers ORDERCLOSED, shown as "expired" below).
+        with reopening():
+            answer = _create(order, merchant, channel, client_ip, offer)
     except ChannelRefused as refused:
         if refused.reason == "closed" and _bill_state(order, merchant, channel.code) == EXPIRED:
             raise ChannelRefused("expired") from None
         raise
+    first_time = answer["id"] != known  # a new bill (a re-opened channel too)
     orders.remember_bill(order, channel.code, answer["id"],
                          **{coupon_offers.TO_PAY_KEY: offer.to_pay})
     handoff = Handoff(kind=channel.answer, channel=channel, bill_id=answer["id"])
@@ -203,7 +211,7 @@ def _bill_state(order: CheckoutOrder, merchant: Merchant, code: str) -> str | No
 
 
 def _qr_expiry(order: CheckoutOrder, code: str, first_time: bool, asked_at: int) -> int:
-    """When this order's QR bill expires (kept from the first creation)."""
+    """When this order's QR bill expires (kept from the bill's creation)."""
     expiries = dict((order.extra or {}).get("expires") or {})
     if code not in expiries or first_time:
         expiries[code] = asked_at + QR_BILL_TIMEOUT_SECONDS * 1000

@@ -27,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from .. import chooser as choosing
-from .. import coupon_offers, devices, handoff, i18n, money, orders, paypal_pay
+from .. import clock, coupon_offers, devices, handoff, i18n, money, orders, paypal_pay
 from ..channels import WECHAT
 from ..handoff import ChannelRefused, ChannelUnavailable, NeedsOpenid
 from ..inputs import BadInput
@@ -312,18 +312,26 @@ def _render_handoff(order, merchant, choice, found: handoff.Handoff, device: str
                      script_hashes=inline_script_hashes(found.html))
     if found.kind == "qr":
         return _page("pay/qr.html", order, merchant, channel_name=name, choice=choice,
-                     qr_svg=qr_svg(found.qr_content), expires_at=found.expires_at,
-                     lifetime_minutes=handoff.QR_LIFETIME_MINUTES, in_wechat=device == WECHAT)
+                     qr_svg=qr_svg(found.qr_content), in_wechat=device == WECHAT,
+                     **_qr_lifetime(order, found))
     if found.kind == "alipay_qr":
         parts = urlsplit(found.url)
         return _page("pay/alipay_qr.html", order, merchant, channel_name=name,
                      frame_url=found.url, frame_size=found.frame_size,
-                     expires_at=found.expires_at, lifetime_minutes=handoff.QR_LIFETIME_MINUTES,
-                     frame_src=f"{parts.scheme}://{parts.netloc}")
+                     frame_src=f"{parts.scheme}://{parts.netloc}", **_qr_lifetime(order, found))
     if found.kind == "jsapi":
         return _page("pay/jsapi.html", order, merchant, channel_name=name,
                      jsapi=found.jsapi)
     abort(404)  # pragma: no cover - start_channel knows no other kinds
+
+
+def _qr_lifetime(order: CheckoutOrder, found: handoff.Handoff) -> dict:
+    """A QR page's countdown (on the server's clock: ``served_at``) and, once
+    its code has expired, the way to a new one: this channel's hand-off
+    again, which opens the channel's next bill for the order (issue 15)."""
+    return {"expires_at": found.expires_at, "lifetime_minutes": handoff.QR_LIFETIME_MINUTES,
+            "served_at": clock.now_ms(),
+            "refresh_url": url_for("pay.channel", token=order.id, code=found.channel.code)}
 
 
 def _form_id(html: str) -> str | None:

@@ -6,16 +6,37 @@
   "use strict";
   function $(selector, root) { return (root || document).querySelector(selector); }
 
-  // Live status: poll until the order is no longer pending, then show the result.
+  // A QR code past its time (issue 15): the code goes, the status line says so and
+  // "Refresh the QR code" appears, which opens the channel's next bill (a new code)
+  // for the same order. Answers whether this page is a QR page that can refresh.
+  var refresh = $("[data-refresh]"), qrExpired = false;
+  var showQrExpired = function () {
+    if (!refresh) { return false; }
+    if (qrExpired) { return true; }
+    qrExpired = true;
+    Array.prototype.forEach.call(document.querySelectorAll("[data-qr-while-valid]"), function (element) {
+      element.hidden = true;
+      element.style.display = "none";  // .button's display would win over hidden
+    });
+    var status = $("[data-live]");
+    if (status) { status.textContent = refresh.getAttribute("data-expired-text"); }
+    refresh.hidden = false;
+    return true;
+  };
+
+  // Live status: poll until the order is no longer pending, then show the result
+  // (or, on a QR page, its expired code and the refresh button).
   var live = $("[data-status-url]");
   if (live && window.fetch) {
     var statusUrl = live.getAttribute("data-status-url");
     var resultUrl = live.getAttribute("data-result-url");
     var delay = 1000, until = Date.now() + 30 * 60 * 1000;
     var poll = function () {
+      if (qrExpired) { return; }
       fetch(statusUrl, { credentials: "same-origin", cache: "no-store" })
         .then(function (r) { return r.ok ? r.json() : null; })
         .then(function (data) {
+          if (data && data.status === "expired" && showQrExpired()) { return; }
           if (data && data.status && data.status !== "pending" && data.status !== "unknown") {
             window.location.replace(resultUrl);
             return;
@@ -31,13 +52,19 @@
     window.setTimeout(poll, delay);
   }
 
-  // QR validity countdown.
+  // QR validity countdown, on the server's clock: the page says when it was served.
   var expiry = $("[data-expires]");
   if (expiry) {
     var ends = parseInt(expiry.getAttribute("data-expires"), 10), out = $("[data-countdown]", expiry);
+    var served = parseInt(expiry.getAttribute("data-served"), 10);
+    var skew = served ? served - Date.now() : 0;
     var tick = function () {
-      var left = Math.max(0, Math.round((ends - Date.now()) / 1000));
-      if (left === 0) { expiry.textContent = expiry.getAttribute("data-expired-text"); return; }
+      if (qrExpired) { return; }
+      var left = Math.max(0, Math.round((ends - Date.now() - skew) / 1000));
+      if (left === 0) {
+        if (!showQrExpired()) { expiry.textContent = expiry.getAttribute("data-expired-text"); }
+        return;
+      }
       out.textContent = Math.floor(left / 60) + ":" + ("0" + left % 60).slice(-2);
       window.setTimeout(tick, 1000);
     };
