@@ -36,6 +36,7 @@ import sys
 import time
 import types
 from datetime import datetime, timedelta, timezone
+from urllib.error import URLError
 from urllib.request import Request, urlopen
 
 if "alipay.loggers" not in sys.modules:  # see 1. above
@@ -87,13 +88,18 @@ def fetch(url: str, timeout: float) -> str:
         raise
     except TimeoutError:
         raise ProviderUnreachable(f"Alipay did not answer within {timeout:g} s") from None
+    except URLError as error:
+        if isinstance(error.reason, TimeoutError):  # the connection itself timed out
+            raise ProviderUnreachable(f"Alipay did not answer within {timeout:g} s") from None
+        status = getattr(error, "code", None)  # HTTPError: an answer, but not 200
+        reason = f"HTTP {status}" if isinstance(status, int) else type(error.reason).__name__
+        raise ProviderUnreachable(f"Alipay could not be reached ({reason})") from None
     except UnicodeDecodeError:
         raise ProviderUnreachable("Alipay's answer is not UTF-8 text") from None
     except (OSError, http.client.HTTPException, ValueError) as error:
-        # URLError / HTTPError / connection refused or reset / bad status line.
-        status = getattr(error, "code", None)
-        reason = f"HTTP {status}" if isinstance(status, int) else type(error).__name__
-        raise ProviderUnreachable(f"Alipay could not be reached ({reason})") from None
+        # A connection reset mid-answer, a bad status line, an unusable URL.
+        raise ProviderUnreachable(f"Alipay could not be reached ({type(error).__name__})") \
+            from None
 
 
 class Client(AliPay):
