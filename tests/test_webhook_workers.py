@@ -90,7 +90,8 @@ def slow_receiver(receiver):
 def paid_bill(merchant, paid_at=T0) -> Bill:
     answer = bills.create_bill(merchant, {"channel": "WX_NATIVE", "total_fee": 1,
                                           "title": "water",
-                                          "bill_no": f"K{now_ms()}{next(_counter):06d}"})
+                                          "bill_no": f"K{now_ms()}{next(_counter):06d}"},
+                               test_mode=True)  # paid at the sandbox
     assert answer["result_code"] == 0, answer
     bill = db.session.get(Bill, answer["id"])
     assert settlement.mark_paid(bill, now_ms=paid_at)
