@@ -103,7 +103,7 @@ def submit(client, html: str):
     return client.post(local(form.action), data=form.fields)
 
 
-# --- offline QR (precreate) -------------------------------------------------------------------
+# --- offline QR (precreate) ----------------------------------------------------------------------
 
 def test_a_precreated_qr_code_is_open_until_paid_at_the_cashier_then_paid(client, connector):
     started = connector.start(payment("ALI_OFFLINE_QRCODE", "E2EQR1"))
@@ -132,7 +132,7 @@ def test_the_simulators_notification_is_believed_and_a_tampered_one_is_not(
         connector.parse_notification({**fields, "total_amount": "0.01"})
 
 
-# --- page pays: the hand-off form, the cashier, the way back ----------------------------------
+# --- page pays: the hand-off form, the cashier, the way back -------------------------------------
 
 def test_a_web_pay_form_is_accepted_by_the_gateway_and_paid_at_its_cashier(client, connector):
     started = connector.start(payment("ALI_WEB", "E2EWEB1"))
@@ -196,7 +196,7 @@ def test_an_invalid_payment_code_is_refused_with_alipays_code(connector):
     assert refused.value.code == "ACQ.PAYMENT_AUTH_CODE_INVALID"
 
 
-# --- close and cancel -------------------------------------------------------------------------------
+# --- close and cancel ----------------------------------------------------------------------------
 
 def test_close_closes_an_opened_trade(client, connector):
     started = connector.start(payment("ALI_OFFLINE_QRCODE", "E2ECLOSE1"))
@@ -231,7 +231,7 @@ def test_cancel_closes_a_payment_still_waiting_for_the_password(connector):
     assert connector.query("E2ECANCEL2").status == CLOSED
 
 
-# --- refunds -----------------------------------------------------------------------------------------
+# --- refunds -------------------------------------------------------------------------------------
 
 def test_a_partial_refund_and_its_query(connector):
     connector.start(payment("ALI_SCAN", "E2EREF1", auth_code=PAYS_AT_ONCE))
@@ -263,7 +263,7 @@ def test_the_query_of_a_refund_never_made_is_not_done(connector):
     assert (found.done, found.refund_fee) == (False, None)
 
 
-# --- wrong credentials ------------------------------------------------------------------------------
+# --- wrong credentials ---------------------------------------------------------------------------
 
 def test_an_app_the_gateway_does_not_know_is_answered_unsigned_and_not_believed(
         opened, live_server):

@@ -197,9 +197,10 @@ class AlipayConnector(Connector):
         return self._handoff(signed)
 
     def _precreate(self, payment: Payment) -> Started:
-        answer = self._server("alipay.trade.precreate", lambda: self._client.api_alipay_trade_precreate(
-            payment.title, payment.bill_no, money.fen_to_yuan(payment.total_fee),
-            notify_url=payment.notify_url, **self._common(payment)))
+        answer = self._server(
+            "alipay.trade.precreate", lambda: self._client.api_alipay_trade_precreate(
+                payment.title, payment.bill_no, money.fen_to_yuan(payment.total_fee),
+                notify_url=payment.notify_url, **self._common(payment)))
         if answer.get("code") != SUCCESS:
             raise _refused("alipay.trade.precreate", answer)
         _same_trade(answer, payment.bill_no, "alipay.trade.precreate")
