@@ -27,7 +27,7 @@ def new_bill(merchant, channel="ALI_WEB", **fields) -> Bill:
     request.update(fields)
     if request.get("return_url") is None:
         request.pop("return_url")
-    answer = bills.create_bill(merchant, request)
+    answer = bills.create_bill(merchant, request, test_mode=True)  # the simulated cashier's bills
     assert answer["result_code"] == 0, answer
     return db.session.get(Bill, answer["id"])
 
@@ -73,7 +73,8 @@ def test_each_channel_family_gets_its_own_look(client, merchant, channel, family
 def test_the_html_handoff_form_opens_the_cashier(client, merchant):
     answer = bills.create_bill(merchant, {"channel": "ALI_WEB", "total_fee": 5, "title": "t",
                                           "bill_no": f"H{now_ms()}00001",
-                                          "return_url": "https://shop.example.com/r"})
+                                          "return_url": "https://shop.example.com/r"},
+                               test_mode=True)
     action = re.search(r'action="([^"]+)"', answer["html"]).group(1)
     fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', answer["html"]))
     path = action.split("//", 1)[1].split("/", 1)[1]
@@ -209,7 +210,8 @@ def test_paying_one_channel_closes_the_other_channels_cashier(client, merchant):
 def jsapi_bill(merchant) -> tuple[Bill, str]:
     answer = bills.create_bill(merchant, {"channel": "WX_JSAPI", "total_fee": 1, "title": "t",
                                           "bill_no": f"J{now_ms()}{next(_counter):06d}",
-                                          "openid": "o3kKrjlUsMnv__cK5DYZMl0JoAkY"})
+                                          "openid": "o3kKrjlUsMnv__cK5DYZMl0JoAkY"},
+                               test_mode=True)
     assert answer["result_code"] == 0, answer
     return db.session.get(Bill, answer["id"]), answer["package"]
 
