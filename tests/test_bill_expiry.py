@@ -49,7 +49,8 @@ def request_for(channel="WX_NATIVE", bill_no=None, **fields) -> dict:
 
 
 def open_bill(merchant, channel="WX_NATIVE", **fields) -> Bill:
-    answer = bills.create_bill(merchant, request_for(channel, **fields))
+    """A sandbox (test-mode) bill: expiry is specified on the simulated cashier."""
+    answer = bills.create_bill(merchant, request_for(channel, **fields), test_mode=True)
     assert answer["result_code"] == 0, answer
     return db.session.get(Bill, answer["id"])
 
@@ -81,7 +82,8 @@ def test_one_ms_before_expiry_the_bill_is_open_everywhere_and_can_be_paid(client
     clock.now = bill.expires_at - 1
     assert EmbeddedGateway().bill_state(merchant, bill.id) == "open"
     assert 'data-testid="pay"' in cashier(client, bill)
-    assert bills.create_bill(merchant, request_for(bill_no=bill.bill_no))["id"] == bill.id
+    again = bills.create_bill(merchant, request_for(bill_no=bill.bill_no), test_mode=True)
+    assert again["id"] == bill.id
     assert settlement.mark_paid(bill)
 
 
@@ -111,7 +113,7 @@ def test_at_expiry_the_shoppers_failure_cannot_reopen_the_bill(merchant, clock):
 def test_at_expiry_creating_the_bill_again_answers_7_orderclosed(merchant, clock):
     bill = open_bill(merchant)
     clock.now = bill.expires_at
-    again = bills.create_bill(merchant, request_for(bill_no=bill.bill_no))
+    again = bills.create_bill(merchant, request_for(bill_no=bill.bill_no), test_mode=True)
     assert again["result_code"] == 7
     assert again["err_detail"].startswith("ORDERCLOSED") and "expired" in again["err_detail"]
 
@@ -120,15 +122,15 @@ def test_a_failed_bill_whose_time_is_up_is_not_reopened(merchant, clock):
     bill = open_bill(merchant)
     settlement.mark_failed(bill)
     clock.now = bill.expires_at
-    again = bills.create_bill(merchant, request_for(bill_no=bill.bill_no))
+    again = bills.create_bill(merchant, request_for(bill_no=bill.bill_no), test_mode=True)
     assert again["result_code"] == 7 and reload(bill).status == Bill.FAILED
 
 
 def test_at_expiry_the_rest_query_shows_an_unpaid_bill(client, merchant, clock, app_signed):
     bill = open_bill(merchant)
     clock.now = bill.expires_at
-    para = json.dumps(app_signed(merchant))
-    answer = client.get(f"/2/rest/bill/{bill.id}", query_string={"para": para}).get_json()
+    para = json.dumps(app_signed(merchant, merchant.test_secret))
+    answer = client.get(f"/2/rest/sandbox/bill/{bill.id}", query_string={"para": para}).get_json()
     assert answer["result_code"] == 0 and answer["pay"]["spay_result"] is False
 
 
