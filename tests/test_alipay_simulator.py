@@ -592,3 +592,34 @@ def test_the_simulators_never_import_the_gateway_core():
     from_app = {name for name in imported if name.startswith("checkout.")
                 and not name.startswith("checkout.simulators")}
     assert {name.split(".")[1] for name in from_app} <= {"db", "clock", "links"}
+
+
+def test_biz_content_that_is_not_a_json_object_is_an_invalid_parameter(client, alipay):
+    for raw in ("[1]", "{", "[" * 5_000):
+        params = signed(alipay, "alipay.trade.query", {})
+        params["biz_content"] = raw
+        params["sign"] = alipay._sign(signing.request_content(params))
+        answer = call(client, alipay, params, "alipay.trade.query")
+        assert answer["sub_code"] == "ACQ.INVALID_PARAMETER", raw[:5]
+
+
+def test_precreate_again_with_the_same_order_answers_the_same_qr_code(remote):
+    first = remote.api_alipay_trade_precreate(subject="Tea", out_trade_no="Q5",
+                                              total_amount="1.50")
+    again = remote.api_alipay_trade_precreate(subject="Tea", out_trade_no="Q5",
+                                              total_amount="1.50")
+    assert again["qr_code"] == first["qr_code"]
+
+
+def test_the_console_names_the_gateway_url_under_public_url(app):
+    app.config["PUBLIC_URL"] = "https://pay.example"
+    assert console.gateway_url() == "https://pay.example" + GATEWAY
+
+
+def test_a_value_the_input_boundary_refuses_gets_alipays_invalid_parameter_answer(client, alipay):
+    params = signed(alipay, "alipay.trade.query", {"out_trade_no": "A"})
+    params["biz_content"] = "[" * 20_000  # more than the 16K characters the boundary allows a value
+    answer = raw_answer(client, params)
+    assert "sign" not in answer
+    assert (answer["alipay_trade_query_response"]["code"],
+            answer["alipay_trade_query_response"]["sub_code"]) == ("40002", "isv.invalid-parameter")

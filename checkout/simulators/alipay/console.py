@@ -16,7 +16,18 @@ from . import signing
 from .models import SimApp, SimTrade
 from .signing import BadKey
 
-__all__ = ["BadKey", "open_app", "app_public_key", "cashier_url", "rotate_app_public_key"]
+__all__ = ["BadKey", "open_app", "app_public_key", "cashier_url", "gateway_url",
+           "rotate_app_public_key"]
+
+GATEWAY_PATH = "/simulators/alipay/gateway.do"
+
+
+def gateway_url() -> str:
+    """The simulator's gateway.do under this service's base URL (``PUBLIC_URL``,
+    else the current request's host): what a connector's ``gateway`` is set to."""
+    from ...links import base_url
+
+    return base_url() + GATEWAY_PATH
 
 
 def _new_id(prefix: str, table_column, length: int = 16) -> str:

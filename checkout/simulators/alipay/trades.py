@@ -195,7 +195,7 @@ def check_call(params: dict[str, str]) -> Call:
     raw = params.get("biz_content") or "{}"
     try:
         biz = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past what Python parses
         biz = None
     if not isinstance(biz, dict):
         raise GatewayError("40004", "ACQ.INVALID_PARAMETER",

@@ -19,6 +19,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import segno
+from werkzeug.exceptions import BadRequest
 from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request
 
 from ... import clock
@@ -38,6 +39,26 @@ QR_SIZE = {"0": 260, "1": 260, "3": 75}
 FRAME_CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
              "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
              "frame-ancestors http: https:")
+
+
+@bp.errorhandler(ValueError)
+def refused_input(error: ValueError):
+    """The app's input boundary refuses a value before any view runs
+    (``checkout.web.boundary``; its ``BadInput`` is a ValueError naming the
+    field). gateway.do's callers are merchants' servers and SDKs that read
+    Alipay's JSON, so they get Alipay's 40002 answer, unsigned like any
+    request the gateway could not read; the cashier's pages get the app's
+    400 page. Any other ValueError is a fault, not bad input."""
+    field = getattr(error, "field", None)
+    if field is None:
+        raise error
+    if request.endpoint == "alipay_sim.gateway":
+        method = request.args.get("method") or request.form.get("method")
+        body = {"code": "40002", "msg": trades.MESSAGES["40002"],
+                "sub_code": "isv.invalid-parameter", "sub_msg": f"参数无效: {error}"}
+        return Response(trades.answer_text(method, body, None),
+                        content_type="application/json;charset=utf-8")
+    return render_template("errors/http.html", error=BadRequest(), field=field), 400
 
 
 def cashier_link(token: str) -> str:
