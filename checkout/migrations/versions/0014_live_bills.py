@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 
 revision = '0014_live_bills'
-down_revision = '0011_channel_credentials'  # becomes 0013_reopen_bills once that lands
+down_revision = '0013_reopen_bills'
 branch_labels = None
 depends_on = None
 
