@@ -8,6 +8,7 @@ most what was paid (``total_fee``, after any coupon), one in flight at a time.
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -37,14 +38,52 @@ def refund_no(now: int | None = None, serial: str | None = None) -> str:
     return day + (serial if serial is not None else f"{next(_numbers):06d}")
 
 
-def paid_bill(merchant, channel="ALI_WEB", total_fee=100, *, test_mode=False, paid_at=None,
+def paid_bill(merchant, channel="ALI_WEB", total_fee=100, *, test_mode=True, paid_at=None,
               **extra) -> Bill:
+    """A bill paid at the sandbox's simulated cashier (test mode): the refund
+    rules are specified on the sandbox; live bills' refunds go to their
+    provider (tests/test_live_alipay.py) and appear below only where the
+    subject is the live door or the separation of the modes."""
     fields = {"channel": channel, "total_fee": total_fee, "bill_no": new_bill_no(),
               "title": "tea", "return_url": "https://shop.example.com/r", **extra}
     created = bills.create_bill(merchant, fields, test_mode=test_mode)
     assert created["result_code"] == 0, created
     bill = db.session.get(Bill, created["id"])
     assert settlement.mark_paid(bill, now_ms=paid_at)
+    return bill
+
+
+def live_bill(merchant, total_fee=100) -> Bill:
+    """An open live ALI_WEB bill of a live merchant (``make_live_merchant``):
+    handed off to the Alipay simulator, without any network call."""
+    created = bills.create_bill(merchant, {
+        "channel": "ALI_WEB", "total_fee": total_fee, "bill_no": new_bill_no(), "title": "tea",
+        "return_url": "https://shop.example.com/r"}, test_mode=False)
+    assert created["result_code"] == 0, created
+    return db.session.get(Bill, created["id"])
+
+
+def live_paid_bill(client, merchant, total_fee=100) -> Bill:
+    """A live ALI_WEB bill the shopper paid at the Alipay simulator (the
+    hand-off followed, the trade paid there), learnt by our query to Alipay
+    (needs the ``simulator_server``), so that Alipay can refund it."""
+    from checkout.sandbox import live_channels
+    from checkout.simulators.alipay import trades as alipay_trades
+    from checkout.simulators.alipay.models import SimTrade
+
+    created = bills.create_bill(merchant, {
+        "channel": "ALI_WEB", "total_fee": total_fee, "bill_no": new_bill_no(), "title": "tea",
+        "return_url": "https://shop.example.com/r"}, test_mode=False)
+    assert created["result_code"] == 0, created
+    bill = db.session.get(Bill, created["id"])
+    handoff = urlsplit(created["url"])
+    assert client.get(f"{handoff.path}?{handoff.query}").status_code == 303
+    trade = db.session.execute(db.select(SimTrade).where(
+        SimTrade.out_trade_no == bill.provider_ref)).scalar_one()
+    alipay_trades.open_trade(trade, now_ms())
+    assert alipay_trades.pay(trade, now_ms())
+    live_channels.refresh(bill)
+    assert fresh(bill).status == Bill.PAID
     return bill
 
 
@@ -62,7 +101,7 @@ def refund(merchant, bill, fee, *, now=None, **fields) -> dict:
     return refunds.create_refund(merchant, request, test_mode=bill.test_mode, now=now)
 
 
-def review(merchant, ids, agree=True, channel="ALI", *, test_mode=False, now=None, **fields):
+def review(merchant, ids, agree=True, channel="ALI", *, test_mode=True, now=None, **fields):
     return refunds.review_refunds(merchant, {"channel": channel, "ids": ids, "agree": agree,
                                              **fields}, test_mode=test_mode, now=now)
 
@@ -152,7 +191,7 @@ def test_a_missing_field_answers_4(merchant, missing):
     bill = paid_bill(merchant)
     request = {"refund_no": refund_no(), "bill_no": bill.bill_no, "refund_fee": 1}
     del request[missing]
-    answer = refunds.create_refund(merchant, request, test_mode=False)
+    answer = refunds.create_refund(merchant, request, test_mode=True)
     assert answer["result_code"] == 4 and missing in answer["err_detail"]
 
 
@@ -164,7 +203,7 @@ def test_a_refund_fee_that_is_not_a_positive_integer_answers_5(merchant, fee):
 
 def test_an_unknown_bill_no_answers_8(merchant):
     answer = refunds.create_refund(merchant, {"refund_no": refund_no(), "bill_no": "NOSUCH123",
-                                              "refund_fee": 1}, test_mode=False)
+                                              "refund_fee": 1}, test_mode=True)
     assert answer["result_code"] == 8 and "NOSUCH123" in answer["err_detail"]
 
 
@@ -178,8 +217,10 @@ def test_an_unknown_channel_answers_3(merchant):
     assert refund(merchant, paid_bill(merchant), 1, channel="ALIPAY")["result_code"] == 3
 
 
-def test_a_live_bill_is_not_found_in_test_mode(merchant):
-    bill = paid_bill(merchant, "ALI_WEB")
+def test_a_live_bill_is_not_found_in_test_mode(make_live_merchant):
+    merchant = make_live_merchant()
+    bill = live_bill(merchant)
+    assert settlement.mark_paid(bill)
     answer = refunds.create_refund(merchant, {"refund_no": refund_no(), "bill_no": bill.bill_no,
                                               "refund_fee": 1}, test_mode=True)
     assert answer["result_code"] == 8 and "test mode" in answer["err_detail"]
@@ -188,10 +229,11 @@ def test_a_live_bill_is_not_found_in_test_mode(merchant):
 def test_an_unpaid_bill_answers_9(merchant):
     created = bills.create_bill(merchant, {"channel": "ALI_WEB", "total_fee": 100,
                                            "bill_no": "OPEN12345", "title": "tea",
-                                           "return_url": "https://shop.example.com/r"})
+                                           "return_url": "https://shop.example.com/r"},
+                               test_mode=True)
     assert created["result_code"] == 0
     answer = refunds.create_refund(merchant, {"refund_no": refund_no(), "bill_no": "OPEN12345",
-                                              "refund_fee": 1}, test_mode=False)
+                                              "refund_fee": 1}, test_mode=True)
     assert answer["result_code"] == 9 and answer["result_msg"] == "BILL_UNSUCCESS"
 
 
@@ -256,9 +298,13 @@ def test_a_refund_no_already_used_answers_5(merchant):
     assert refund(merchant, other, 1, refund_no=number)["result_code"] == 5
 
 
-def test_refund_nos_are_per_mode(merchant):
+def test_refund_nos_are_per_mode(make_live_merchant):
+    merchant = make_live_merchant()
     number = refund_no()
-    assert refund(merchant, paid_bill(merchant), 1, refund_no=number)["result_code"] == 0
+    live = live_bill(merchant)
+    assert settlement.mark_paid(live)
+    # A pre-refund: recorded here, nothing is sent to Alipay yet.
+    assert refund(merchant, live, 1, refund_no=number, need_approval=True)["result_code"] == 0
     test_bill = paid_bill(merchant, test_mode=True)
     assert refund(merchant, test_bill, 1, refund_no=number)["result_code"] == 0
 
@@ -442,14 +488,15 @@ def test_an_approved_wechat_pre_refund_settles_later(merchant):
      "deny_reason"),
 ])
 def test_a_malformed_review_is_refused_whole(merchant, fields, code, word):
-    answer = refunds.review_refunds(merchant, fields, test_mode=False)
+    answer = refunds.review_refunds(merchant, fields, test_mode=True)
     assert answer["result_code"] == code and word in answer["err_detail"]
 
 
 def test_test_mode_pre_refunds_are_reviewed_in_test_mode_only(merchant):
     bill = paid_bill(merchant, "ALI_WEB", test_mode=True)
     pending = refund(merchant, bill, 10, need_approval=True)["id"]
-    assert review(merchant, [pending])["result_map"][pending].startswith("NO_SUCH_REFUND")
+    live = review(merchant, [pending], test_mode=False)
+    assert live["result_map"][pending].startswith("NO_SUCH_REFUND")
     assert review(merchant, [pending], test_mode=True)["result_map"] == {pending: "OK"}
 
 
@@ -569,7 +616,7 @@ def _race_refunds(merchant, race, threads, fee, channel="ALI_WEB", total=100):
     numbers = [refund_no() for _ in range(threads)]
     answers = race(threads, lambda i: refunds.create_refund(
         merchant, {"refund_no": numbers[i], "bill_no": bill.bill_no, "refund_fee": fee},
-        test_mode=False))
+        test_mode=True))
     codes = sorted(answer["result_code"] for answer in answers)
     refunded = db.session.execute(db.select(db.func.coalesce(db.func.sum(Refund.refund_fee), 0))
                                   .where(Refund.bill_id == bill.id)).scalar_one()
@@ -621,8 +668,10 @@ def signed(merchant, key, **fields):
             "app_sign": signing.app_sign(merchant.app_id, timestamp, key), **fields}
 
 
-def test_post_refund_is_signed_with_the_master_secret(client, merchant):
-    bill = paid_bill(merchant)
+def test_post_refund_is_signed_with_the_master_secret(client, make_live_merchant,
+                                                     simulator_server):
+    merchant = make_live_merchant()
+    bill = live_paid_bill(client, merchant)
     body = {"refund_no": refund_no(), "bill_no": bill.bill_no, "refund_fee": 1}
     refused = client.post("/2/rest/refund", json=signed(merchant, merchant.app_secret, **body))
     assert refused.get_json()["result_code"] == 1
@@ -631,8 +680,10 @@ def test_post_refund_is_signed_with_the_master_secret(client, merchant):
     assert answer.status_code == 200 and answer.get_json()["result_code"] == 0
 
 
-def test_put_refund_reviews_with_the_master_secret(client, merchant):
-    pending = refund(merchant, paid_bill(merchant), 1, need_approval=True)["id"]
+def test_put_refund_reviews_with_the_master_secret(client, make_live_merchant,
+                                                   simulator_server):
+    merchant = make_live_merchant()
+    pending = refund(merchant, live_paid_bill(client, merchant), 1, need_approval=True)["id"]
     answer = client.put("/2/rest/refund", json=signed(merchant, merchant.master_secret,
                                                       channel="ALI", ids=[pending], agree=True))
     assert answer.get_json()["result_map"] == {pending: "OK"}
@@ -675,5 +726,5 @@ def test_broken_bodies_answer_a_result_code(client, method, path):
 def test_the_bill_query_shows_the_refund(client, merchant):
     bill = paid_bill(merchant)
     refund(merchant, bill, 1)
-    answer = bills.get_bill(merchant, bill.id)
+    answer = bills.get_bill(merchant, bill.id, test_mode=True)
     assert answer["pay"]["refund_result"] is True
