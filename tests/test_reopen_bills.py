@@ -362,3 +362,12 @@ def test_a_paid_order_is_not_re_opened_by_the_checkout(client, open_qr, clock, p
     assert again.status_code == 303 and again.headers["Location"].endswith("/return")
     assert len(wechat_bills()) == 1
 
+
+
+def test_the_alipay_qr_page_offers_the_refresh_too(client, merchant, button_order, clock):
+    path = client.post("/pay", data=button_order(merchant)).headers["Location"]
+    page = client.get(f"{path}/channel/ALI_QRCODE", headers={"User-Agent": PC_UA})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert f'href="{path}/channel/ALI_QRCODE" data-testid="refresh-qr"' in html
+    assert '<div class="pay-frame-box" data-qr-while-valid>' in html  # hidden once expired
