@@ -623,3 +623,32 @@ def test_a_value_the_input_boundary_refuses_gets_alipays_invalid_parameter_answe
     assert "sign" not in answer
     assert (answer["alipay_trade_query_response"]["code"],
             answer["alipay_trade_query_response"]["sub_code"]) == ("40002", "isv.invalid-parameter")
+
+
+# --- at the same moment ---------------------------------------------------------------------------
+
+def test_two_pay_presses_at_once_pay_the_trade_once(client, alipay, race):
+    from checkout.clock import now_ms
+    from checkout.simulators.alipay import trades
+
+    page_pay(client, alipay, out_trade_no="RACE1")
+    trade_id = trade_of("RACE1").id
+
+    def press_pay(_):
+        return trades.pay(db.session.get(SimTrade, trade_id), now_ms())
+
+    assert sorted(race(4, press_pay)) == [False, False, False, True]
+
+
+def test_refunds_at_once_never_refund_more_than_was_paid(remote, race, opened, merchant_keys,
+                                                         live_server):
+    remote.api_alipay_trade_pay(out_trade_no="RACE2", scene="bar_code",
+                                auth_code="281234567890123456", subject="Tea", total_amount="2.00")
+
+    def refund(i):
+        client = sdk(opened, merchant_keys[0], live_server.url + GATEWAY)
+        return client.api_alipay_trade_refund("1.50", out_trade_no="RACE2",
+                                              out_request_no=f"r{i}")["code"]
+
+    assert sorted(race(3, refund)) == ["10000", "40004", "40004"]
+    assert trade_of("RACE2").refunded_fen == 150

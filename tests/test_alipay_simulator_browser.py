@@ -149,11 +149,13 @@ def test_a_qr_frame_in_the_shops_page_moves_on_when_a_second_browser_pays(
                            " catch (e) { return false } })()", timeout=10_000)
 
 
-@pytest.mark.parametrize("mode, size", [("0", (600, 300)), ("1", (300, 600))])
+@pytest.mark.parametrize("mode, size", [("0", (600, 300)), ("1", (300, 600)), ("3", (75, 75)),
+                                        ("4", (180, 180))])
 def test_the_qr_frame_page_is_accessible(live_server, new_page, alipay, axe_violations,
                                          screenshot, mode, size):
+    extra = {"qrcode_width": "180"} if mode == "4" else {}
     query = alipay.api_alipay_trade_page_pay(subject="Tea", out_trade_no=f"AX{mode}",
-                                             total_amount="2.00", qr_pay_mode=mode)
+                                             total_amount="2.00", qr_pay_mode=mode, **extra)
     frame = new_page(viewport={"width": size[0], "height": size[1]})
     frame.goto(f"{live_server.url}{GATEWAY}?{query}")
     assert_accessible(frame, axe_violations)

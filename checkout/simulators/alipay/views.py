@@ -210,7 +210,8 @@ def qr_frame(token: str):
         "simulators/alipay/qr.html", trade=trade, mode=mode, size=size,
         frame_width=width, frame_height=height, state=_state(trade),
         qr=_qr_data_uri(cashier_link(trade.token), size),
-        # The line beside or under the code only where the frame has room for it.
-        caption=mode in ("0", "1") or (mode == "4" and size >= 160)))
+        # The line beside or under the code only where the frame has room for
+        # it: modes 3 and 4 frames are the code's own square.
+        caption=mode in ("0", "1")))
     response.headers["Content-Security-Policy"] = FRAME_CSP
     return response
