@@ -30,8 +30,10 @@ def merchant(make_merchant):
     return make_merchant()
 
 
-def paid_bill(merchant, channel="WX_NATIVE", *, test_mode=False, total_fee=1000,
+def paid_bill(merchant, channel="WX_NATIVE", *, test_mode=True, total_fee=1000,
               title="green tea") -> Bill:
+    """A bill paid at the sandbox (test mode) unless told; a live one needs a
+    live merchant and a channel with a connector (ALI_WEB: no network call)."""
     answer = bills.create_bill(merchant, {
         "channel": channel, "total_fee": total_fee, "bill_no": new_no("B"), "title": title,
         "return_url": "https://shop.example.com/return", "analysis": {"ip": "58.110.23.35"}},
@@ -61,18 +63,19 @@ def ids(answer) -> list[str]:
 
 
 def query(merchant, **filters):
-    return refund_queries.query_refunds(merchant, filters)
+    return refund_queries.query_refunds(merchant, filters, test_mode=True)
 
 
 def count(merchant, **filters):
-    answer = refund_queries.count_refunds(merchant, filters)
+    answer = refund_queries.count_refunds(merchant, filters, test_mode=True)
     assert answer["result_code"] == 0, answer
     return answer["count"]
 
 
 def para(merchant, secret=None, **fields) -> str:
+    """Signed with the test secret (the ``/2/rest/sandbox/…`` twins) unless told."""
     stamp = now_ms()
-    key = secret or merchant.app_secret
+    key = secret or merchant.test_secret
     return quote_plus(json.dumps({"app_id": merchant.app_id, "timestamp": stamp,
                                   "app_sign": signing.app_sign(merchant.app_id, stamp, key),
                                   **fields}))
@@ -140,7 +143,8 @@ def test_channel_family_covers_its_sub_channels_and_a_sub_channel_only_itself(me
 @pytest.mark.parametrize("channel", ["WECHAT", 7, ["WX"]])
 def test_an_unknown_channel_filter_is_channel_invalid(merchant, channel):
     assert query(merchant, channel=channel)["result_code"] == 3
-    assert refund_queries.count_refunds(merchant, {"channel": channel})["result_code"] == 3
+    counted = refund_queries.count_refunds(merchant, {"channel": channel}, test_mode=True)
+    assert counted["result_code"] == 3
 
 
 def test_bill_no_filter(merchant):
@@ -216,24 +220,26 @@ def test_bad_filters_are_param_invalid(merchant, filters):
 
 
 def test_count_refuses_the_same_bad_filters(merchant):
-    assert refund_queries.count_refunds(merchant, {"need_approval": "yes"})["result_code"] == 5
-    assert refund_queries.count_refunds(merchant, ["not", "a", "map"])["result_code"] == 5
+    for filters in ({"need_approval": "yes"}, ["not", "a", "map"]):
+        assert refund_queries.count_refunds(merchant, filters, test_mode=True)["result_code"] == 5
 
 
-def test_queries_see_only_the_apps_refunds_in_the_mode(merchant, make_merchant):
-    mine = make_refund(paid_bill(merchant))
-    make_refund(paid_bill(merchant, test_mode=True))
+def test_queries_see_only_the_apps_refunds_in_the_mode(make_live_merchant, make_merchant):
+    merchant = make_live_merchant()
+    live = make_refund(paid_bill(merchant, "ALI_WEB", test_mode=False))
+    test = make_refund(paid_bill(merchant, test_mode=True))
     make_refund(paid_bill(make_merchant("Other Shop")))
-    assert ids(query(merchant)) == [mine.id]
+    assert ids(refund_queries.query_refunds(merchant, {})) == [live.id]
+    assert refund_queries.count_refunds(merchant, {})["count"] == 1
+    assert ids(query(merchant)) == [test.id]
     assert count(merchant) == 1
-    assert refund_queries.count_refunds(merchant, {}, test_mode=True)["count"] == 1
 
 
 # --- one refund by id (§10) --------------------------------------------------------------
 
 def test_one_refund_by_id_carries_message_detail(merchant):
     refund = make_refund(paid_bill(merchant), message_detail={"k": "v"})
-    answer = refund_queries.get_refund(merchant, refund.id)
+    answer = refund_queries.get_refund(merchant, refund.id, test_mode=True)
     assert answer["result_code"] == 0
     assert answer["refund"]["id"] == refund.id
     assert answer["refund"]["message_detail"] == '{"k": "v"}'
@@ -241,17 +247,18 @@ def test_one_refund_by_id_carries_message_detail(merchant):
 
 @pytest.mark.parametrize("refund_id", ["", "x" * 37, "a\x00b", None, 42, str(uuid.uuid4())])
 def test_an_odd_or_unknown_id_is_no_such_refund(merchant, refund_id):
-    answer = refund_queries.get_refund(merchant, refund_id)
+    answer = refund_queries.get_refund(merchant, refund_id, test_mode=True)
     assert (answer["result_code"], answer["result_msg"]) == (13, "NO_SUCH_REFUND")
     assert "refund" not in answer
 
 
-def test_another_apps_or_modes_refund_is_no_such_refund(merchant, make_merchant):
+def test_another_apps_or_modes_refund_is_no_such_refund(make_live_merchant, make_merchant):
+    merchant = make_live_merchant()
     other = make_refund(paid_bill(make_merchant("Other Shop")))
-    test = make_refund(paid_bill(merchant, test_mode=True))
-    assert refund_queries.get_refund(merchant, other.id)["result_code"] == 13
-    assert refund_queries.get_refund(merchant, test.id)["result_code"] == 13
-    assert refund_queries.get_refund(merchant, test.id, test_mode=True)["result_code"] == 0
+    live = make_refund(paid_bill(merchant, "ALI_WEB", test_mode=False))
+    assert refund_queries.get_refund(merchant, other.id, test_mode=True)["result_code"] == 13
+    assert refund_queries.get_refund(merchant, live.id, test_mode=True)["result_code"] == 13
+    assert refund_queries.get_refund(merchant, live.id, test_mode=False)["result_code"] == 0
 
 
 # --- status (§9) ----------------------------------------------------------------------------
@@ -262,7 +269,8 @@ def test_another_apps_or_modes_refund_is_no_such_refund(merchant, make_merchant)
 def test_status_answers_the_refunds_state(merchant, status, wire):
     refund = make_refund(paid_bill(merchant, "WX_NATIVE"), status=status)
     answer = refund_queries.refund_status(merchant, {"channel": "WX",
-                                                     "refund_no": refund.refund_no})
+                                                     "refund_no": refund.refund_no},
+                                          test_mode=True)
     assert answer["result_code"] == 0, answer
     assert answer["refund_status"] == wire
 
@@ -275,7 +283,8 @@ def test_status_serves_every_channel_the_seed_names(merchant, channel, sub):
     db.session.commit()
     refund = make_refund(bill)
     answer = refund_queries.refund_status(merchant, {"channel": channel,
-                                                     "refund_no": refund.refund_no})
+                                                     "refund_no": refund.refund_no},
+                                          test_mode=True)
     assert answer["refund_status"] == "SUCCESS", answer
 
 
@@ -283,7 +292,8 @@ def test_status_serves_every_channel_the_seed_names(merchant, channel, sub):
 def test_status_for_another_channel_is_channel_invalid(merchant, channel):
     refund = make_refund(paid_bill(merchant, "ALI_WEB"))
     answer = refund_queries.refund_status(merchant, {"channel": channel,
-                                                     "refund_no": refund.refund_no})
+                                                     "refund_no": refund.refund_no},
+                                          test_mode=True)
     assert answer["result_code"] == 3, answer
     assert "WX, YEE, KUAIQIAN, BD" in answer["err_detail"]
 
@@ -292,7 +302,7 @@ def test_status_for_another_channel_is_channel_invalid(merchant, channel):
 def test_status_needs_channel_and_refund_no(merchant, missing):
     fields = {"channel": "WX", "refund_no": "20261201abc001"}
     del fields[missing]
-    answer = refund_queries.refund_status(merchant, fields)
+    answer = refund_queries.refund_status(merchant, fields, test_mode=True)
     assert answer["result_code"] == 4
     assert missing in answer["err_detail"]
 
@@ -301,14 +311,16 @@ def test_status_of_an_unknown_refund_no_or_another_channels_is_no_such_refund(me
     ali = make_refund(paid_bill(merchant, "ALI_WEB"))
     for refund_no in ("20261201nothing", ali.refund_no):
         answer = refund_queries.refund_status(merchant, {"channel": "WX",
-                                                         "refund_no": refund_no})
+                                                         "refund_no": refund_no},
+                                              test_mode=True)
         assert answer["result_code"] == 13, answer
 
 
 def test_status_ignores_bill_update_flag(merchant):
     refund = make_refund(paid_bill(merchant, "WX_NATIVE"))
     answer = refund_queries.refund_status(merchant, {"channel": "WX", "bill_update_flag": "1",
-                                                     "refund_no": refund.refund_no})
+                                                     "refund_no": refund.refund_no},
+                                          test_mode=True)
     assert answer["refund_status"] == "SUCCESS"
 
 
@@ -316,19 +328,20 @@ def test_status_ignores_bill_update_flag(merchant):
 
 def test_query_count_status_and_one_refund_over_http(client, merchant):
     refund = make_refund(paid_bill(merchant, "WX_NATIVE"))
-    listed = client.get(f"/2/rest/refunds?para={para(merchant, bill_no=refund.bill_no)}")
+    listed = client.get(f"/2/rest/sandbox/refunds?para={para(merchant, bill_no=refund.bill_no)}")
     assert ids(listed.get_json()) == [refund.id]
-    counted = client.get(f"/2/rest/refunds/count?para={para(merchant)}").get_json()
+    counted = client.get(f"/2/rest/sandbox/refunds/count?para={para(merchant)}").get_json()
     assert counted["count"] == 1
-    status = client.get("/2/rest/refund/status?para="
+    status = client.get("/2/rest/sandbox/refund/status?para="
                         + para(merchant, channel="WX", refund_no=refund.refund_no)).get_json()
     assert status["refund_status"] == "SUCCESS"
-    one = client.get(f"/2/rest/refund/{refund.id}?para={para(merchant)}").get_json()
+    one = client.get(f"/2/rest/sandbox/refund/{refund.id}?para={para(merchant)}").get_json()
     assert one["refund"]["refund_no"] == refund.refund_no
 
 
-def test_sandbox_twins_use_the_test_secret_and_test_refunds(client, merchant):
-    live = make_refund(paid_bill(merchant))
+def test_sandbox_twins_use_the_test_secret_and_test_refunds(client, make_live_merchant):
+    merchant = make_live_merchant()
+    live = make_refund(paid_bill(merchant, "ALI_WEB", test_mode=False))
     test = make_refund(paid_bill(merchant, "WX_NATIVE", test_mode=True))
     secret = merchant.test_secret
     listed = client.get(f"/2/rest/sandbox/refunds?para={para(merchant, secret)}").get_json()
@@ -354,7 +367,8 @@ def test_live_paths_refuse_the_test_secret(client, merchant, path):
 @pytest.mark.parametrize("path", ["/2/rest/refund/%00", "/2/rest/sandbox/refund/a%00b",
                                   "/2/rest/refund/" + "x" * 37, "/2/rest/refund/%F0%9F%91%8D"])
 def test_a_refund_path_with_nul_or_an_odd_id_is_no_such_refund(client, merchant, path):
-    answer = client.get(f"{path}?para={para(merchant)}").get_json()
+    secret = merchant.test_secret if "/sandbox/" in path else merchant.app_secret
+    answer = client.get(f"{path}?para={para(merchant, secret)}").get_json()
     assert (answer["result_code"], answer["result_msg"]) == (13, "NO_SUCH_REFUND"), answer
 
 
