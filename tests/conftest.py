@@ -501,3 +501,35 @@ def clock(monkeypatch) -> ManualClock:
                 if value is real:
                     monkeypatch.setattr(module, attribute, fake)
     return fake
+
+
+@pytest.fixture
+def pay_at_alipay(client):
+    """``pay_at_alipay(answer)``: the shopper follows a live Alipay bill's
+    hand-off ``url`` (the REST answer of ALI_WEB / ALI_WAP / ALI_QRCODE) to the
+    Alipay simulator and pays there; our query to Alipay learns it (needs the
+    ``simulator_server``). Answers the paid ``Bill``."""
+    from urllib.parse import urlsplit
+
+    from checkout.clock import now_ms
+    from checkout.db import db
+    from checkout.models import Bill
+    from checkout.sandbox import live_channels
+    from checkout.simulators.alipay import trades
+    from checkout.simulators.alipay.models import SimTrade
+
+    def pay(answer: dict) -> Bill:
+        assert answer["result_code"] == 0, answer
+        bill = db.session.get(Bill, answer["id"])
+        handoff = urlsplit(answer["url"])
+        assert client.get(f"{handoff.path}?{handoff.query}").status_code == 303
+        trade = db.session.execute(db.select(SimTrade).where(
+            SimTrade.out_trade_no == bill.provider_ref)).scalar_one()
+        trades.open_trade(trade, now_ms())
+        assert trades.pay(trade, now_ms())
+        live_channels.refresh(bill)
+        db.session.refresh(bill)
+        assert bill.status == Bill.PAID
+        return bill
+
+    return pay
