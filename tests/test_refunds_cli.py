@@ -21,7 +21,9 @@ def merchant(make_merchant):
     return make_merchant()
 
 
-def paid_bill(merchant, channel="ALI_WEB", *, total_fee=1000, test_mode=False) -> Bill:
+def paid_bill(merchant, channel="ALI_WEB", *, total_fee=1000, test_mode=True) -> Bill:
+    """A bill paid at the sandbox (test mode): the commands are specified on
+    the sandbox's refunds, which complete here; a live bill's go to its provider."""
     answer = bills.create_bill(merchant, {
         "channel": channel, "total_fee": total_fee, "title": "tea",
         "bill_no": f"C{now_ms()}{next(_counter):06d}",
@@ -32,8 +34,9 @@ def paid_bill(merchant, channel="ALI_WEB", *, total_fee=1000, test_mode=False) -
     return bill
 
 
-def cli(runner, *args):
-    return runner.invoke(args=["refunds", *args])
+def cli(runner, *args, test_mode=True):
+    """``flask refunds …``, with ``--test`` (the sandbox's bills and refunds) unless told."""
+    return runner.invoke(args=["refunds", *args, *(["--test"] if test_mode else [])])
 
 
 def only_refund() -> Refund:
@@ -60,10 +63,15 @@ def test_create_refuses_an_amount_that_is_not_whole_fen_above_zero(runner, merch
     assert db.session.execute(db.select(Refund)).first() is None
 
 
-def test_create_says_what_it_did_in_one_line_per_refund(runner, merchant):
-    bill = paid_bill(merchant)
+def test_create_says_what_it_did_in_one_line_per_refund(runner, make_live_merchant,
+                                                        simulator_server, pay_at_alipay):
+    merchant = make_live_merchant()  # live: refunded at once at the Alipay simulator
+    bill = pay_at_alipay(bills.create_bill(merchant, {
+        "channel": "ALI_WEB", "total_fee": 1000, "title": "tea",
+        "bill_no": f"C{now_ms()}{next(_counter):06d}",
+        "return_url": "https://shop.example.com/return"}))
     result = cli(runner, "create", merchant.app_id, bill.bill_no, "2.50",
-                 "--refund-no", refunds.china_day(now_ms()) + "abc123")
+                 "--refund-no", refunds.china_day(now_ms()) + "abc123", test_mode=False)
     assert result.exit_code == 0, result.output
     lines = result.output.strip().splitlines()
     assert lines[0] == (f"Refund created: ¥2.50 of bill {bill.bill_no}, refund_no "
@@ -89,8 +97,8 @@ def test_create_with_approval_makes_a_pending_pre_refund(runner, merchant):
 
 def test_create_in_test_mode_refunds_the_test_bill(runner, merchant):
     bill = paid_bill(merchant, test_mode=True)
-    assert cli(runner, "create", merchant.app_id, bill.bill_no, "1").exit_code != 0
-    result = cli(runner, "create", merchant.app_id, bill.bill_no, "1", "--test")
+    assert cli(runner, "create", merchant.app_id, bill.bill_no, "1", test_mode=False).exit_code != 0
+    result = cli(runner, "create", merchant.app_id, bill.bill_no, "1", test_mode=True)
     assert result.exit_code == 0, result.output
     assert "(test mode)" in result.output and only_refund().test_mode
 
@@ -198,8 +206,10 @@ def test_list_by_bill_no_and_as_json(runner, merchant):
 
 
 def test_list_says_when_there_is_nothing(runner, merchant):
-    assert cli(runner, "list", merchant.app_id, "--pending").output.strip() == \
+    assert cli(runner, "list", merchant.app_id, "--pending", test_mode=False).output.strip() == \
         "No refunds awaiting approval."
+    assert cli(runner, "list", merchant.app_id, "--pending").output.strip() == \
+        "No refunds awaiting approval (test mode)."
 
 
 def test_show_prints_every_field(runner, merchant):
