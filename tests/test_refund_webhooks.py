@@ -25,7 +25,7 @@ def paid_bill(merchant, channel="ALI_WEB", total_fee=100, **extra) -> Bill:
     created = bills.create_bill(merchant, {
         "channel": channel, "total_fee": total_fee, "bill_no": f"W{now_ms()}{next(_numbers)}",
         "title": "茶", "return_url": "https://shop.example.com/r",
-        "optional": {"order": "A-1"}, **extra})
+        "optional": {"order": "A-1"}, **extra}, test_mode=True)  # refunded at the sandbox
     assert created["result_code"] == 0, created
     bill = db.session.get(Bill, created["id"])
     assert settlement.mark_paid(bill)
@@ -35,7 +35,7 @@ def paid_bill(merchant, channel="ALI_WEB", total_fee=100, **extra) -> Bill:
 def refund(merchant, bill, fee, *, now=None, **fields) -> Refund:
     answer = refunds.create_refund(merchant, {
         "refund_no": refunds.china_day(now or now_ms()) + f"{next(_numbers):05d}",
-        "bill_no": bill.bill_no, "refund_fee": fee, **fields}, test_mode=False, now=now)
+        "bill_no": bill.bill_no, "refund_fee": fee, **fields}, test_mode=True, now=now)
     assert answer["result_code"] == 0, answer
     return db.session.get(Refund, answer["id"])
 
@@ -133,7 +133,7 @@ def test_no_webhook_for_a_pending_or_denied_pre_refund(merchant, receiver):
     pending = refund(merchant, bill, 10, need_approval=True)
     assert refund_deliveries() == []
     refunds.review_refunds(merchant, {"channel": "ALI", "ids": [pending.id], "agree": False},
-                           test_mode=False)
+                           test_mode=True)
     webhooks.work_once()
     assert refund_deliveries() == [] and received_refunds(receiver) == []
 
@@ -142,7 +142,7 @@ def test_an_approved_pre_refund_is_notified(merchant, receiver):
     bill = paid_bill(merchant, "ALI_WEB")
     pending = refund(merchant, bill, 10, need_approval=True)
     refunds.review_refunds(merchant, {"channel": "ALI", "ids": [pending.id], "agree": True},
-                           test_mode=False)
+                           test_mode=True)
     webhooks.work_once()
     assert [b["transaction_id"] for b in received_refunds(receiver)] == [pending.refund_no]
 
