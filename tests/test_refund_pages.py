@@ -39,7 +39,7 @@ def refund(merchant, bill: Bill, fee: int, **fields) -> dict:
     answer = refunds.create_refund(merchant, {
         "bill_no": bill.bill_no, "refund_fee": fee,
         "refund_no": refunds.china_day(now_ms()) + uuid.uuid4().hex[:10], **fields},
-        test_mode=False)
+        test_mode=bill.test_mode)  # the checkout follows the merchant's mode: test here
     assert answer["result_code"] == 0, answer
     return answer
 
