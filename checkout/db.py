@@ -41,3 +41,33 @@ def _sqlite_pragmas(dbapi_connection, _record):
 
 def is_postgresql() -> bool:
     return db.engine.dialect.name == "postgresql"
+
+
+# --- hot statements on the driver's cursor (issue 16) ------------------------------------
+#
+# SQLAlchemy's per-execution work (compiled-cache key, context, result object)
+# is a large part of a bill's cost. A hot statement can be compiled once per
+# dialect and run on the DBAPI cursor, its parameters passed through the same
+# bind processors SQLAlchemy would apply (JSON, booleans …).
+_DRIVER_SQL: dict[tuple, tuple] = {}
+
+
+def driver_sql(key: object, statement, dialect) -> tuple:
+    """``statement`` compiled for ``dialect``, kept under ``key``: (SQL text,
+    parameter names in order for a positional paramstyle or None, bind
+    processors)."""
+    found = _DRIVER_SQL.get((key, dialect.name, dialect.paramstyle))
+    if found is None:
+        compiled = statement.compile(dialect=dialect)
+        found = _DRIVER_SQL[(key, dialect.name, dialect.paramstyle)] = (
+            str(compiled), tuple(compiled.positiontup) if compiled.positional else None,
+            dict(compiled._bind_processors))
+    return found
+
+
+def driver_params(found: tuple, params: dict):
+    """``params`` for the cursor, as SQLAlchemy would pass them."""
+    _sql, positions, processors = found
+    values = {name: processors[name](value) if name in processors else value
+              for name, value in params.items()}
+    return tuple(values[name] for name in positions) if positions is not None else values

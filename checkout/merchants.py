@@ -133,20 +133,30 @@ def _detached_copy(merchant: Merchant) -> Merchant:
 
 
 def _current_version(app_id: str) -> int | None:
-    connection = db.session.connection()
-    dialect = connection.dialect
+    """The row's version, on the session's connection when it has a
+    transaction (to see its own writes), else on a pooled one's cursor."""
+    dialect = db.engine.dialect
     sql = _VERSION_SQL.get((dialect.name, dialect.paramstyle))
     if sql is None:
         compiled = db.select(Merchant.version).where(
             Merchant.app_id == db.bindparam("app_id")).compile(dialect=dialect)
         sql = _VERSION_SQL[(dialect.name, dialect.paramstyle)] = str(compiled)
-    cursor = connection.connection.driver_connection.cursor()
+    params = (app_id,) if dialect.paramstyle in ("qmark", "format", "numeric") \
+        else {"app_id": app_id}
+    in_session = db.session().in_transaction()
+    pooled = None if in_session else db.engine.raw_connection()
     try:
-        cursor.execute(sql, (app_id,) if dialect.paramstyle in ("qmark", "format", "numeric")
-                       else {"app_id": app_id})
-        row = cursor.fetchone()
+        connection = (db.session.connection().connection if in_session
+                      else pooled).driver_connection
+        cursor = connection.cursor()
+        try:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
     finally:
-        cursor.close()
+        if pooled is not None:
+            pooled.close()  # back to the pool, its transaction (if any) rolled back
     return None if row is None else row[0]
 
 

@@ -34,8 +34,22 @@ def merchant(make_merchant):
     return make_merchant()
 
 
-def create(app_id: str, request: dict) -> dict:
-    return bills.create_bill(merchants.get_merchant(app_id), dict(request), test_mode=True)
+def create(app_id: str, request: dict, *, in_transaction: bool = True) -> dict:
+    """Create as the checkout's hand-off does (inside the caller's session
+    transaction: the fast path runs on the session's connection) or, with
+    ``in_transaction=False``, as the REST API does (no transaction: the fast
+    path runs on a pooled connection's cursor)."""
+    if in_transaction:
+        merchant = merchants.get_merchant(app_id)
+    else:
+        merchant = merchants.get_merchant_for_reading(app_id)
+        db.session.commit()  # a first lookup may have read through the session
+        assert not db.session().in_transaction()
+    return bills.create_bill(merchant, dict(request), test_mode=True)
+
+
+both_paths = pytest.mark.parametrize("in_transaction", [True, False],
+                                     ids=["session", "driver-cursor"])
 
 
 def rows(bill_no: str) -> list[Bill]:
@@ -43,9 +57,10 @@ def rows(bill_no: str) -> list[Bill]:
     return list(db.session.scalars(db.select(Bill).where(Bill.bill_no == bill_no)))
 
 
-def test_a_new_bill_is_stored_with_every_column_and_stays_usable(app, merchant):
+@both_paths
+def test_a_new_bill_is_stored_with_every_column_and_stays_usable(app, merchant, in_transaction):
     request = request_for("WX_NATIVE", bill_timeout=300)
-    answer = create(merchant.app_id, request)
+    answer = create(merchant.app_id, request, in_transaction=in_transaction)
     assert answer["result_code"] == 0, answer
     [bill] = rows(request["bill_no"])
     assert (bill.id, bill.status, bill.bill_fee, bill.total_fee, bill.discount) == \
@@ -65,51 +80,61 @@ def test_the_returned_bill_is_in_the_session_and_can_be_changed(app, merchant):
     assert rows(common["bill_no"])[0].trade_no == "T1"
 
 
-def test_same_request_again_answers_the_same_bill(app, merchant):
+@both_paths
+def test_same_request_again_answers_the_same_bill(app, merchant, in_transaction):
     request = request_for()
-    first, again = create(merchant.app_id, request), create(merchant.app_id, request)
+    first = create(merchant.app_id, request, in_transaction=in_transaction)
+    again = create(merchant.app_id, request, in_transaction=in_transaction)
     assert first["result_code"] == again["result_code"] == 0
     assert first["id"] == again["id"] and len(rows(request["bill_no"])) == 1
 
 
-def test_same_bill_no_with_another_fee_is_refused_in_another_channel(app, merchant):
+@both_paths
+def test_same_bill_no_with_another_fee_is_refused_in_another_channel(app, merchant,
+                                                                    in_transaction):
     request = request_for("WX_NATIVE")
-    assert create(merchant.app_id, request)["result_code"] == 0
-    answer = create(merchant.app_id, {**request, "channel": "ALI_WEB", "total_fee": 101})
+    assert create(merchant.app_id, request, in_transaction=in_transaction)["result_code"] == 0
+    answer = create(merchant.app_id, {**request, "channel": "ALI_WEB", "total_fee": 101},
+                    in_transaction=in_transaction)
     assert answer["result_code"] == bills.PARAM_INVALID
     assert "another total_fee or title" in answer["err_detail"]
 
 
-def test_racing_identical_requests_make_one_bill(app, merchant, race):
+@both_paths
+def test_racing_identical_requests_make_one_bill(app, merchant, race, in_transaction):
     app_id, request = merchant.app_id, request_for()  # the fixture's row is the main thread's
-    answers = race(8, lambda _i: create(app_id, request))
+    answers = race(8, lambda _i: create(app_id, request, in_transaction=in_transaction))
     assert {a["result_code"] for a in answers} == {0}
     assert len({a["id"] for a in answers}) == 1
     assert len(rows(request["bill_no"])) == 1
 
 
-def test_racing_channels_with_different_fees_keep_one_fee(app, merchant, race):
+@both_paths
+def test_racing_channels_with_different_fees_keep_one_fee(app, merchant, race, in_transaction):
     app_id, request = merchant.app_id, request_for()
     channels = ["WX_NATIVE", "ALI_WEB", "UN_WEB", "JD_WEB", "ALI_WAP", "BD_WEB"]
     answers = race(len(channels), lambda i: create(
-        app_id, {**request, "channel": channels[i], "total_fee": 100 + i}))
+        app_id, {**request, "channel": channels[i], "total_fee": 100 + i},
+        in_transaction=in_transaction))
     stored = rows(request["bill_no"])
     assert len({bill.bill_fee for bill in stored}) == 1
     assert len(stored) == sum(a["result_code"] == 0 for a in answers)
 
 
-def test_racing_channels_with_the_same_fee_each_get_a_bill(app, merchant, race):
+@both_paths
+def test_racing_channels_with_the_same_fee_each_get_a_bill(app, merchant, race, in_transaction):
     app_id, request = merchant.app_id, request_for()
     channels = ["WX_NATIVE", "ALI_WEB", "UN_WEB", "JD_WEB"]
-    answers = race(len(channels), lambda i: create(app_id,
-                                                   {**request, "channel": channels[i]}))
+    answers = race(len(channels), lambda i: create(
+        app_id, {**request, "channel": channels[i]}, in_transaction=in_transaction))
     assert {a["result_code"] for a in answers} == {0}
     assert sorted(bill.channel for bill in rows(request["bill_no"])) == sorted(channels)
 
 
-def test_many_racing_new_bills_are_all_stored(app, merchant, race):
+@both_paths
+def test_many_racing_new_bills_are_all_stored(app, merchant, race, in_transaction):
     app_id, requests = merchant.app_id, [request_for() for _ in range(16)]
-    answers = race(16, lambda i: create(app_id, requests[i]))
+    answers = race(16, lambda i: create(app_id, requests[i], in_transaction=in_transaction))
     assert {a["result_code"] for a in answers} == {0}
     assert all(len(rows(r["bill_no"])) == 1 for r in requests)
 

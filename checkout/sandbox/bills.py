@@ -35,11 +35,12 @@ from flask import current_app
 from sqlalchemy import bindparam, exists, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
 
 from .. import channels as catalogue
 from .. import merchants, signing
 from ..clock import now_ms
-from ..db import db
+from ..db import db, driver_params, driver_sql
 from ..inputs import json_size
 from ..models import Bill, Merchant
 from . import channel_answers, expiry, live_channels
@@ -339,6 +340,14 @@ def _apply_coupon(merchant: Merchant, coupon_id: str | None, buyer_id: str | Non
 
 # --- creation -------------------------------------------------------------------------
 
+_PG_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+
+
+def _bill_no_key(app_id: str, test_mode: bool, bill_no: str) -> str:
+    """The advisory lock's key: the same for the full and the fast path."""
+    return f"bill:{app_id}:{int(test_mode)}:{bill_no}"
+
+
 def _lock_bill_no(app_id: str, test_mode: bool, bill_no: str) -> None:
     """Serialise creations for one (app, mode, bill_no) until commit, so the
     "same bill_no, other fee or title" rule holds across channels too (the
@@ -347,7 +356,7 @@ def _lock_bill_no(app_id: str, test_mode: bool, bill_no: str) -> None:
     (a write that matches nothing), which every creation needs anyway."""
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                           {"key": f"bill:{app_id}:{int(test_mode)}:{bill_no}"})
+                           {"key": _bill_no_key(app_id, test_mode, bill_no)})
     else:
         db.session.execute(text("UPDATE bills SET status = status WHERE 1 = 0"))
 
@@ -487,6 +496,10 @@ def _create_if_bill_no_unused(values: dict) -> Bill | None:
     taken (nothing written, the transaction ended)."""
     row = _all_columns(values)
     statement = _new_bill_statement(tuple(row))
+    if not db.session().in_transaction():
+        # Nothing of the caller's to commit with it (the REST API): the
+        # statement and COMMIT run on a pooled connection's cursor.
+        return _loaded(row) if _insert_on_driver_cursor(tuple(row), statement, row) else None
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         _lock_bill_no(row["app_id"], row["test_mode"], row["bill_no"])
@@ -507,10 +520,48 @@ def _create_if_bill_no_unused(values: dict) -> Bill | None:
         _commit_keeping_loaded()  # the new bill, or ends the empty transaction and lock
     if not inserted:
         return None
-    bill = Bill(**row)  # every column set: nothing to load again
+    return _loaded(row)
+
+
+def _loaded(row: dict) -> Bill:
+    """The bill just inserted, persistent in the session without a query."""
+    # Filled as a query's load fills it (no per-attribute events of __init__,
+    # a measurable part of a bill): every column set, nothing to load again.
+    bill = Bill._sa_class_manager.new_instance()
+    instance_state(bill).dict.update(row)
     make_transient_to_detached(bill)  # the row exists: no INSERT on the next flush
     db.session.add(bill)
     return bill
+
+
+def _insert_on_driver_cursor(keys: tuple, statement, row: dict) -> bool | None:
+    """The fast path's INSERT and COMMIT on a pooled connection's DBAPI cursor
+    (``db.driver_sql``): True when inserted, False when the bill_no is taken,
+    None when another unique key refused the row (nothing written)."""
+    engine = db.engine
+    found = driver_sql(keys, statement, engine.dialect)
+    params = driver_params(found, row)
+    pooled = engine.raw_connection()
+    try:
+        connection = pooled.driver_connection
+        postgresql = engine.dialect.name == "postgresql"
+        with contextlib.nullcontext() if postgresql else _SQLITE_WRITES:
+            cursor = connection.cursor()
+            try:
+                if postgresql:
+                    cursor.execute(_PG_LOCK_SQL, (_bill_no_key(row["app_id"], row["test_mode"],
+                                                               row["bill_no"]),))
+                cursor.execute(found[0], params)
+                inserted = cursor.rowcount == 1
+                connection.commit()  # also ends the advisory lock's transaction
+            except engine.dialect.loaded_dbapi.IntegrityError:
+                connection.rollback()
+                return None
+            finally:
+                cursor.close()
+    finally:
+        pooled.close()  # back to the pool
+    return inserted
 
 
 def open_bill(merchant: Merchant, common: dict, channel: catalogue.Channel, web: dict, *,
