@@ -19,10 +19,12 @@ def merchant(make_merchant):
     return make_merchant()
 
 
-def signed(merchant, **fields):
+def signed(merchant, *, secret=None, **fields):
+    """Signed with the app secret unless told (``merchant.test_secret`` for the sandbox twins)."""
     timestamp = int(time.time() * 1000)
+    key = merchant.app_secret if secret is None else secret
     return {"app_id": merchant.app_id, "timestamp": timestamp,
-            "app_sign": signing.app_sign(merchant.app_id, timestamp, merchant.app_secret), **fields}
+            "app_sign": signing.app_sign(merchant.app_id, timestamp, key), **fields}
 
 
 def get(client, path, params):
@@ -201,21 +203,25 @@ def test_sdk_issues_and_queries_coupons(sdk, merchant):
 # --- bills with coupons, through the bill API ----------------------------------------------------
 
 def create_bill(client, merchant, **fields):
+    """A sandbox bill (``/2/rest/sandbox/bill``, test secret): a live WX_NATIVE
+    bill would answer 2 PAY_FACTOR_NOT_SET before any coupon rule."""
     import uuid
 
-    body = signed(merchant, channel="WX_NATIVE", total_fee=10000, title="tea",
-                  bill_no=uuid.uuid4().hex[:20], **fields)
-    return client.post("/2/rest/bill", json=body).get_json()
+    body = signed(merchant, secret=merchant.test_secret, channel="WX_NATIVE", total_fee=10000,
+                  title="tea", bill_no=uuid.uuid4().hex[:20], **fields)
+    return client.post("/2/rest/sandbox/bill", json=body).get_json()
 
 
 def test_bill_with_a_coupon_costs_the_discounted_amount_and_says_so(client, merchant):
     coupon = coupons.issue_coupon(merchant, make_template(merchant, discount="12.5").id, "alice")
     created = create_bill(client, merchant, buyer_id="alice", coupon_id=coupon.id)
     assert created["result_code"] == 0, created
-    pay = get(client, f"/2/rest/bill/{created['id']}", signed(merchant))["pay"]
+    pay = get(client, f"/2/rest/sandbox/bill/{created['id']}",
+              signed(merchant, secret=merchant.test_secret))["pay"]
     assert (pay["bill_fee"], pay["discount"], pay["total_fee"], pay["coupon_id"]) == \
         (10000, 1250, 8750, coupon.id)
-    listed = get(client, "/2/rest/bills", signed(merchant, bill_no=pay["bill_no"]))["bills"]
+    listed = get(client, "/2/rest/sandbox/bills",
+                 signed(merchant, secret=merchant.test_secret, bill_no=pay["bill_no"]))["bills"]
     assert (listed[0]["bill_fee"], listed[0]["discount"], listed[0]["total_fee"]) == \
         (10000, 1250, 8750)
 
