@@ -35,7 +35,11 @@ bp = Blueprint("sandbox_cashier", __name__)
 # its own URL as a QR code so a phone opens the same cashier.
 SCANNED = {"WX_NATIVE", "ALI_QRCODE", "ALI_OFFLINE_QRCODE"}
 # Channels whose cashier is shown inside the merchant's page (an iframe); like
-# Alipay's, it sends the framing page on when paid (form target _parent).
+# Alipay's, it sends the framing page on when paid (form target _parent). Its
+# page is Alipay's compact one for the frame's size (seed 001, qr_pay_mode 0:
+# 600x300): the QR code, "scan with Alipay", the amount and the sandbox's
+# buttons, with no header or order card of its own (the framing page shows
+# those; issue 15: they pushed the QR code out of the frame).
 FRAMED = {"ALI_QRCODE"}
 
 # Each family's brand: (name in Chinese, name in English). Colours and
@@ -73,7 +77,7 @@ def _page(bill: Bill, *, status: int = 200, cancelled: bool = False):
         "sandbox/cashier.html", bill=bill, token=bill.cashier_token, state=state,
         family=family, brand=brand, channel_name=channel_name, cancelled=cancelled,
         merchant_name=merchant.name if merchant else "", qr=qr,
-        form_target="_parent" if framed else None,
+        form_target="_parent" if framed else None, framed=framed,
         amount=money.format_amount(bill.total_fee, bill.currency),
         original=money.format_amount(bill.bill_fee, bill.currency) if bill.discount else None),
         status)
