@@ -51,6 +51,22 @@ def post_bill(client, body, path="/2/rest/bill"):
     return response.get_json()
 
 
+SANDBOX = "/2/rest/sandbox/bill"
+
+
+def sandbox_request(merchant, channel="ALI_WEB", **overrides) -> dict:
+    """``bill_request`` signed with the test secret, for the sandbox twin: the
+    simulated cashiers' answers are test mode's (live bills go to their
+    provider's connector or answer 2 PAY_FACTOR_NOT_SET, issue 14)."""
+    return {**bill_request(merchant, channel, **overrides),
+            **signed(merchant, secret=merchant.test_secret,
+                     timestamp=overrides.get("timestamp"))}
+
+
+def post_sandbox(client, body):
+    return post_bill(client, body, SANDBOX)
+
+
 def refused(answer, code):
     assert answer["result_code"] == code, answer
     assert answer["err_detail"]
@@ -60,7 +76,7 @@ def refused(answer, code):
 # --- happy paths: each channel's documented answer ------------------------------------
 
 def test_ali_web_answers_an_auto_submit_form_and_a_url_to_the_cashier(client, merchant):
-    answer = post_bill(client, bill_request(merchant, "ALI_WEB"))
+    answer = post_sandbox(client, sandbox_request(merchant, "ALI_WEB"))
     assert answer["result_code"] == 0 and answer["result_msg"] == "OK"
     assert answer["id"]
     assert "/sandbox/cashier/" in answer["url"]
@@ -70,7 +86,7 @@ def test_ali_web_answers_an_auto_submit_form_and_a_url_to_the_cashier(client, me
 
 @pytest.mark.parametrize("channel", ["ALI_WAP", "ALI_QRCODE"])
 def test_other_alipay_web_channels_answer_html_and_url(client, merchant, channel):
-    answer = post_bill(client, bill_request(merchant, channel))
+    answer = post_sandbox(client, sandbox_request(merchant, channel))
     assert answer["result_code"] == 0
     assert set(answer) >= {"html", "url"}
 
@@ -78,7 +94,7 @@ def test_other_alipay_web_channels_answer_html_and_url(client, merchant, channel
 @pytest.mark.parametrize("channel", ["UN_WEB", "UN_WAP", "JD_WEB", "JD_WAP",
                                      "KUAIQIAN_WEB", "KUAIQIAN_WAP"])
 def test_form_channels_answer_html_only(client, merchant, channel):
-    answer = post_bill(client, bill_request(merchant, channel))
+    answer = post_sandbox(client, sandbox_request(merchant, channel))
     assert answer["result_code"] == 0, answer
     assert "<form" in answer["html"] and "/sandbox/cashier/" in answer["html"]
     assert "url" not in answer
@@ -86,19 +102,19 @@ def test_form_channels_answer_html_only(client, merchant, channel):
 
 @pytest.mark.parametrize("channel", ["YEE_WEB", "YEE_WAP", "BD_WEB", "BD_WAP", "WX_WAP"])
 def test_redirect_channels_answer_a_url(client, merchant, channel):
-    answer = post_bill(client, bill_request(merchant, channel))
+    answer = post_sandbox(client, sandbox_request(merchant, channel))
     assert answer["result_code"] == 0, answer
     assert "/sandbox/cashier/" in answer["url"]
     assert "html" not in answer
 
 
 def test_wx_native_answers_a_code_url_that_opens_the_cashier(client, merchant):
-    answer = post_bill(client, bill_request(merchant, "WX_NATIVE"))
+    answer = post_sandbox(client, sandbox_request(merchant, "WX_NATIVE"))
     assert answer["code_url"].startswith("http://localhost/sandbox/cashier/")
 
 
 def test_ali_offline_qrcode_answers_a_qr_code_to_the_cashier(client, merchant):
-    answer = post_bill(client, bill_request(merchant, "ALI_OFFLINE_QRCODE"))
+    answer = post_sandbox(client, sandbox_request(merchant, "ALI_OFFLINE_QRCODE"))
     assert "/sandbox/cashier/" in answer["qr_code"]
 
 
@@ -107,7 +123,7 @@ def test_wx_jsapi_answers_signed_jsbridge_parameters(client, make_merchant):
     from checkout.db import db
 
     merchant = make_merchant(wechat_appid="wx1234567890abcdef")
-    answer = post_bill(client, bill_request(merchant, "WX_JSAPI"))
+    answer = post_sandbox(client, sandbox_request(merchant, "WX_JSAPI"))
     assert answer["result_code"] == 0, answer
     assert answer["app_id"] == "wx1234567890abcdef"
     bill = db.session.get(Bill, answer["id"])
@@ -124,18 +140,18 @@ def test_wx_jsapi_answers_signed_jsbridge_parameters(client, make_merchant):
 
 
 def test_wx_jsapi_without_wechat_appid_uses_a_sandbox_appid(client, merchant):
-    answer = post_bill(client, bill_request(merchant, "WX_JSAPI"))
+    answer = post_sandbox(client, sandbox_request(merchant, "WX_JSAPI"))
     assert answer["app_id"].startswith("wx") and len(answer["app_id"]) == 18
 
 
 def test_app_channels_answer_their_documented_fields(client, merchant):
-    wx = post_bill(client, bill_request(merchant, "WX_APP"))
+    wx = post_sandbox(client, sandbox_request(merchant, "WX_APP"))
     assert set(wx) >= {"app_id", "partner_id", "package", "nonce_str", "timestamp",
                        "pay_sign", "prepay_id"}
-    assert "order_string" in post_bill(client, bill_request(merchant, "ALI_APP"))
-    tn = post_bill(client, bill_request(merchant, "UN_APP"))["tn"]
+    assert "order_string" in post_sandbox(client, sandbox_request(merchant, "ALI_APP"))
+    tn = post_sandbox(client, sandbox_request(merchant, "UN_APP"))["tn"]
     assert tn.isdigit() and len(tn) == 21
-    assert "orderInfo" in post_bill(client, bill_request(merchant, "BD_APP"))
+    assert "orderInfo" in post_sandbox(client, sandbox_request(merchant, "BD_APP"))
 
 
 def test_answer_never_contains_a_secret(client, merchant):
@@ -164,12 +180,31 @@ def test_live_route_refuses_the_test_secret(client, merchant):
     assert "app_secret" in refused(post_bill(client, body), 1)
 
 
-def test_test_and_live_bills_are_separate(client, merchant):
+def test_test_and_live_bills_are_separate(client, make_live_merchant):
+    merchant = make_live_merchant()  # live ALI_WEB: Alipay's page pay, no network call
     body = bill_request(merchant)
     live = post_bill(client, body)
     test = post_bill(client, {**body, **signed(merchant, secret=merchant.test_secret)},
                      "/2/rest/sandbox/bill")
+    assert live["result_code"] == test["result_code"] == 0
     assert live["id"] != test["id"]
+
+
+# --- live mode: the merchant's own credentials (支付要素, issue 14) ------------------------
+
+@pytest.mark.parametrize("channel", ["WX_NATIVE", "UN_WEB", "JD_WAP"])
+def test_a_live_bill_in_a_channel_without_a_connector_answers_pay_factor_not_set(
+        client, make_live_merchant, channel):
+    answer = post_bill(client, bill_request(make_live_merchant(), channel))
+    assert (answer["result_code"], answer["result_msg"]) == (2, "PAY_FACTOR_NOT_SET")
+    assert answer["err_detail"].startswith(channel)
+
+
+def test_a_live_alipay_bill_without_alipay_credentials_answers_pay_factor_not_set(client,
+                                                                                   merchant):
+    answer = post_bill(client, bill_request(merchant, "ALI_WEB"))
+    assert (answer["result_code"], answer["result_msg"]) == (2, "PAY_FACTOR_NOT_SET")
+    assert "ALI_WEB" in answer["err_detail"] and "Alipay" in answer["err_detail"]
 
 
 # --- 1 APP_INVALID ------------------------------------------------------------------------
@@ -187,9 +222,9 @@ def test_wrong_app_sign_is_app_invalid(client, merchant):
 
 
 def test_app_sign_is_case_insensitive(client, merchant):
-    body = bill_request(merchant)
+    body = sandbox_request(merchant)
     body["app_sign"] = body["app_sign"].upper()
-    assert post_bill(client, body)["result_code"] == 0
+    assert post_sandbox(client, body)["result_code"] == 0
 
 
 def test_stale_timestamp_is_app_invalid(client, merchant):
@@ -211,8 +246,9 @@ def test_window_is_configurable(app, client, merchant):
 
 def test_timestamp_as_digit_string_is_accepted(client, merchant):
     stamp = str(now_ms())
-    body = bill_request(merchant, timestamp=stamp)
-    assert post_bill(client, body)["result_code"] == 0
+    body = sandbox_request(merchant, timestamp=stamp)
+    assert isinstance(body["timestamp"], str)
+    assert post_sandbox(client, body)["result_code"] == 0
 
 
 def test_nul_in_app_id_is_refused_at_the_boundary_naming_it(client, merchant):
@@ -260,9 +296,9 @@ def test_return_url_is_required_for_its_channels(client, merchant, channel):
 
 @pytest.mark.parametrize("channel", ["ALI_WAP", "WX_NATIVE", "UN_WAP"])
 def test_return_url_is_optional_elsewhere(client, merchant, channel):
-    body = bill_request(merchant, channel)
+    body = sandbox_request(merchant, channel)
     del body["return_url"]
-    assert post_bill(client, body)["result_code"] == 0
+    assert post_sandbox(client, body)["result_code"] == 0
 
 
 def test_openid_is_required_for_wx_jsapi(client, merchant):
@@ -290,9 +326,9 @@ def test_identity_id_is_required_for_yee_wap(client, merchant):
 
 
 def test_prepaid_card_fields_are_required_for_yee_nobankcard(client, merchant):
-    refused(post_bill(client, bill_request(merchant, "YEE_NOBANKCARD")), 4)
-    answer = post_bill(client, bill_request(merchant, "YEE_NOBANKCARD", cardno="123456789",
-                                            cardpwd="secret-pin", frqid="QQCARD"))
+    refused(post_sandbox(client, sandbox_request(merchant, "YEE_NOBANKCARD")), 4)
+    answer = post_sandbox(client, sandbox_request(merchant, "YEE_NOBANKCARD", cardno="123456789",
+                                                  cardpwd="secret-pin", frqid="QQCARD"))
     assert answer["result_code"] == 0
 
 
@@ -310,11 +346,12 @@ def test_bill_no_must_be_8_to_32_letters_or_digits(client, merchant, bill_no):
 
 @pytest.mark.parametrize("bill_no", ["12345678", "a" * 32, "AbC123xyz"])
 def test_bill_no_edges_are_accepted(client, merchant, bill_no):
-    assert post_bill(client, bill_request(merchant, bill_no=bill_no))["result_code"] == 0
+    assert post_sandbox(client, sandbox_request(merchant, bill_no=bill_no))["result_code"] == 0
 
 
 def test_title_of_32_utf8_bytes_is_accepted(client, merchant):
-    assert post_bill(client, bill_request(merchant, title="白" * 10 + "ab"))["result_code"] == 0
+    answer = post_sandbox(client, sandbox_request(merchant, title="白" * 10 + "ab"))
+    assert answer["result_code"] == 0
 
 
 def test_title_over_32_utf8_bytes_is_refused(client, merchant):
@@ -351,7 +388,7 @@ def test_qr_pay_mode_must_be_0_1_or_3(client, merchant, mode):
 
 @pytest.mark.parametrize("mode", ["0", "1", "3", 1])
 def test_qr_pay_mode_values_are_accepted(client, merchant, mode):
-    answer = post_bill(client, bill_request(merchant, "ALI_QRCODE", qr_pay_mode=mode))
+    answer = post_sandbox(client, sandbox_request(merchant, "ALI_QRCODE", qr_pay_mode=mode))
     assert answer["result_code"] == 0
 
 
@@ -368,7 +405,7 @@ def test_bill_timeout_is_refused_for_jd(client, merchant, channel):
 
 
 def test_bill_timeout_is_accepted_elsewhere(client, merchant):
-    assert post_bill(client, bill_request(merchant, bill_timeout=360))["result_code"] == 0
+    assert post_sandbox(client, sandbox_request(merchant, bill_timeout=360))["result_code"] == 0
 
 
 @pytest.mark.parametrize("optional", ["k=v", [1, 2], {"nested": {"a": 1}}, {"list": [1]}])
@@ -377,8 +414,8 @@ def test_optional_must_be_a_flat_json_object(client, merchant, optional):
 
 
 def test_flat_optional_is_accepted(client, merchant):
-    body = bill_request(merchant, optional={"key1": "value1", "n": 2, "ok": True})
-    assert post_bill(client, body)["result_code"] == 0
+    body = sandbox_request(merchant, optional={"key1": "value1", "n": 2, "ok": True})
+    assert post_sandbox(client, body)["result_code"] == 0
 
 
 def test_openid_must_be_a_string(client, merchant):
@@ -402,8 +439,8 @@ def test_nul_deep_in_analysis_is_param_invalid(client, merchant):
 
 def test_unknown_extra_fields_are_ignored(client, merchant):
     # The SDKs send fields such as bc_analysis that the gateway does not use.
-    body = bill_request(merchant, bc_analysis={"sdk_version": "PYTHON_3.6.0"})
-    assert post_bill(client, body)["result_code"] == 0
+    body = sandbox_request(merchant, bc_analysis={"sdk_version": "PYTHON_3.6.0"})
+    assert post_sandbox(client, body)["result_code"] == 0
 
 
 # --- malformed bodies: a result code, never a 500 ----------------------------------------
@@ -421,7 +458,7 @@ def test_empty_body_is_miss_param(client):
 
 
 def test_body_without_json_content_type_is_still_read(client, merchant):
-    response = client.post("/2/rest/bill", data=json.dumps(bill_request(merchant)),
+    response = client.post(SANDBOX, data=json.dumps(sandbox_request(merchant)),
                            content_type="text/plain")
     assert response.get_json()["result_code"] == 0
 
@@ -442,30 +479,30 @@ def test_wrong_method_answers_a_result_code(client):
 # --- idempotency: one order, one payment --------------------------------------------------------
 
 def test_same_request_answers_the_same_bill(client, merchant):
-    body = bill_request(merchant, "WX_NATIVE")
-    first = post_bill(client, body)
-    again = post_bill(client, {**body, **signed(merchant)})
+    body = sandbox_request(merchant, "WX_NATIVE")
+    first = post_sandbox(client, body)
+    again = post_sandbox(client, {**body, **signed(merchant, secret=merchant.test_secret)})
     assert again["result_code"] == 0
     assert again["id"] == first["id"] and again["code_url"] == first["code_url"]
 
 
 def test_same_bill_no_with_another_fee_is_refused(client, merchant):
-    body = bill_request(merchant, "WX_NATIVE")
-    post_bill(client, body)
-    assert "bill_no" in refused(post_bill(client, {**body, "total_fee": 2}), 5)
+    body = sandbox_request(merchant, "WX_NATIVE")
+    post_sandbox(client, body)
+    assert "bill_no" in refused(post_sandbox(client, {**body, "total_fee": 2}), 5)
 
 
 def test_same_bill_no_with_another_title_is_refused_in_any_channel(client, merchant):
-    body = bill_request(merchant, "WX_NATIVE")
-    post_bill(client, body)
+    body = sandbox_request(merchant, "WX_NATIVE")
+    post_sandbox(client, body)
     other = {**body, "channel": "ALI_WEB", "title": "冰水"}
-    refused(post_bill(client, other), 5)
+    refused(post_sandbox(client, other), 5)
 
 
 def test_several_channels_may_hold_open_bills_for_one_bill_no(client, merchant):
-    body = bill_request(merchant, "WX_NATIVE")
-    wx = post_bill(client, body)
-    ali = post_bill(client, {**body, "channel": "ALI_WEB"})
+    body = sandbox_request(merchant, "WX_NATIVE")
+    wx = post_sandbox(client, body)
+    ali = post_sandbox(client, {**body, "channel": "ALI_WEB"})
     assert ali["result_code"] == 0 and ali["id"] != wx["id"]
 
 
@@ -473,38 +510,39 @@ def test_paid_bill_no_is_refused_on_re_create(client, merchant):
     from checkout.db import db
     from checkout.models import Bill
 
-    body = bill_request(merchant, "WX_NATIVE")
-    bill = db.session.get(Bill, post_bill(client, body)["id"])
+    body = sandbox_request(merchant, "WX_NATIVE")
+    bill = db.session.get(Bill, post_sandbox(client, body)["id"])
     bill.status = Bill.PAID
     db.session.commit()
-    assert "ORDERPAID" in refused(post_bill(client, body), 7)
-    assert "ORDERPAID" in refused(post_bill(client, {**body, "channel": "ALI_WEB"}), 7)
+    assert "ORDERPAID" in refused(post_sandbox(client, body), 7)
+    assert "ORDERPAID" in refused(post_sandbox(client, {**body, "channel": "ALI_WEB"}), 7)
 
 
 def test_closed_bill_is_refused_on_re_create(client, merchant):
     from checkout.db import db
     from checkout.models import Bill
 
-    body = bill_request(merchant, "WX_NATIVE")
-    bill = db.session.get(Bill, post_bill(client, body)["id"])
+    body = sandbox_request(merchant, "WX_NATIVE")
+    bill = db.session.get(Bill, post_sandbox(client, body)["id"])
     bill.status = Bill.CLOSED
     db.session.commit()
-    assert "ORDERCLOSED" in refused(post_bill(client, body), 7)
+    assert "ORDERCLOSED" in refused(post_sandbox(client, body), 7)
 
 
 # --- through a real socket ------------------------------------------------------------------------
 
 def test_rest_api_over_a_real_socket(live_server, merchant):
-    body = bill_request(merchant, "ALI_WEB")
+    body = sandbox_request(merchant, "ALI_WEB")
+    test_secret = merchant.test_secret
     with httpx.Client(base_url=live_server.url, timeout=10) as http:
-        created = http.post("/2/rest/bill", json=body).json()
+        created = http.post(SANDBOX, json=body).json()
         assert created["result_code"] == 0, created
         assert created["url"].startswith(live_server.url + "/sandbox/cashier/")
-        para = json.dumps(signed(merchant))
-        one = http.get(f"/2/rest/bill/{created['id']}", params={"para": para}).json()
+        para = json.dumps(signed(merchant, secret=test_secret))
+        one = http.get(f"/2/rest/sandbox/bill/{created['id']}", params={"para": para}).json()
         assert one["pay"]["bill_no"] == body["bill_no"]
-        listed = http.get("/2/rest/bills", params={"para": json.dumps(
-            signed(merchant, bill_no=body["bill_no"]))}).json()
+        listed = http.get("/2/rest/sandbox/bills", params={"para": json.dumps(
+            signed(merchant, secret=test_secret, bill_no=body["bill_no"]))}).json()
         assert [b["id"] for b in listed["bills"]] == [created["id"]]
         garbage = http.post("/2/rest/bill", content=b"{oops",
                             headers={"content-type": "application/json"})
