@@ -652,3 +652,23 @@ def test_refunds_at_once_never_refund_more_than_was_paid(remote, race, opened, m
 
     assert sorted(race(3, refund)) == ["10000", "40004", "40004"]
     assert trade_of("RACE2").refunded_fen == 150
+
+
+def test_time_expire_closes_the_trade_at_that_beijing_time(remote, clock):
+    from checkout.simulators.alipay.trades import alipay_time
+
+    remote.api_alipay_trade_pay(out_trade_no="T2", scene="bar_code",
+                                auth_code="261234567890123456", subject="Tea", total_amount="2.00",
+                                time_expire=alipay_time(clock.now + 10 * 60_000),
+                                timeout_express="1d")
+    clock.now += 11 * 60_000
+    assert remote.api_alipay_trade_query(out_trade_no="T2")["trade_status"] == "TRADE_CLOSED"
+
+
+def test_a_time_expire_in_the_past_is_an_invalid_parameter(remote, clock):
+    from checkout.simulators.alipay.trades import alipay_time
+
+    answer = remote.api_alipay_trade_precreate(subject="Tea", out_trade_no="T3",
+                                               total_amount="1.00",
+                                               time_expire=alipay_time(clock.now - 60_000))
+    assert answer["sub_code"] == "ACQ.INVALID_PARAMETER"

@@ -92,7 +92,11 @@ def _page_call(params: dict[str, str], now: int):
                               or str(call.biz.get("qr_pay_mode", "")) not in trades.FRAME_QR_MODES)
     except trades.GatewayError as error:
         db.session.rollback()
-        return render_template("simulators/alipay/error.html", error=error), 200
+        # Shown where the request was sent: a page, or a qr_pay_mode frame
+        # inside the merchant's page (so it may be framed, as Alipay's is).
+        response = Response(render_template("simulators/alipay/error.html", error=error))
+        response.headers["Content-Security-Policy"] = FRAME_CSP
+        return response
     if trade.qr_pay_mode in trades.FRAME_QR_MODES:
         return redirect(f"/simulators/alipay/qr/{trade.token}", 303)
     return redirect(f"/simulators/alipay/cashier/{trade.token}", 303)
