@@ -102,7 +102,8 @@ def test_card_pay_with_a_bad_then_a_good_card(live_server, merchant, page, scree
     page.goto(f"{live_server.url}/pay/{order.id}/card?lang=en")
     assert shown in page.get_by_test_id("order-amount").inner_text()
     page.fill("#cc-number", "4242424242424241")
-    assert page.inner_text("#cc-brand") == "Visa"  # detected as typed
+    assert page.inner_text("#cc-brand [data-card-brand-name]") == "Visa"  # detected as typed
+    assert page.locator("#cc-brand [data-card-brand=visa]").is_visible()  # and its mark shown
     assert page.input_value("#cc-number") == "4242 4242 4242 4241"
     page.fill("#cc-exp", "1230")
     assert page.input_value("#cc-exp") == "12 / 30"
@@ -128,7 +129,7 @@ def test_amex_shows_its_brand_and_a_four_digit_code(live_server, merchant, page,
     order = make_order(merchant, 1999, "USD")
     page.goto(f"{live_server.url}/pay/{order.id}/card?lang=en")
     page.fill("#cc-number", "378282246310005")
-    assert page.inner_text("#cc-brand") == "Amex"
+    assert page.inner_text("#cc-brand [data-card-brand-name]") == "American Express"
     assert page.input_value("#cc-number") == "3782 822463 10005"
     assert page.get_attribute("#cc-csc", "maxlength") == "4"
     screenshot(page, "amex")
