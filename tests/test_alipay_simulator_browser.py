@@ -160,3 +160,29 @@ def test_the_qr_frame_page_is_accessible(live_server, new_page, alipay, axe_viol
     frame.goto(f"{live_server.url}{GATEWAY}?{query}")
     assert_accessible(frame, axe_violations)
     screenshot(frame, "qr")
+
+
+def test_the_pc_cashier_moves_on_to_the_shop_when_a_phone_pays_its_qr_code(
+        live_server, shop, page, new_page, alipay):
+    query = alipay.api_alipay_trade_page_pay(subject="Tea", out_trade_no="PCQR",
+                                             total_amount="5.00",
+                                             return_url=f"{shop.origin}/return")
+    page.goto(f"{live_server.url}{GATEWAY}?{query}")
+    phone = new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    phone.goto(page.url)  # what the cashier's QR code holds
+    phone.get_by_test_id("pay").click()
+    page.wait_for_url(f"{shop.origin}/return?**")
+    params = dict(parse_qsl(urlsplit(page.url).query))
+    sign = params.pop("sign")
+    assert alipay.verify(params, sign) and params["out_trade_no"] == "PCQR"
+
+
+def test_the_pc_cashier_says_closed_when_the_merchant_closes_the_trade(
+        live_server, page, alipay, merchant_keys):
+    query = alipay.api_alipay_trade_page_pay(subject="Tea", out_trade_no="PCCL",
+                                             total_amount="5.00")
+    page.goto(f"{live_server.url}{GATEWAY}?{query}")
+    alipay._gateway = live_server.url + GATEWAY
+    assert alipay.api_alipay_trade_close(out_trade_no="PCCL")["code"] == "10000"
+    page.get_by_test_id("cashier-state").wait_for()
+    assert page.get_by_test_id("cashier-state").get_attribute("data-state") == "closed"

@@ -199,9 +199,11 @@ def resend_notify(token: str):
 @bp.get("/cashier/<token>/status")
 def status(token: str):
     trade = _trade(token)
-    return jsonify(trade_status=trade.status, state=_state(trade),
-                   next=return_link(trade) if trade.qr_pay_mode in trades.FRAME_QR_MODES
-                   else None)
+    # Where a waiting page goes once the trade is paid elsewhere (the phone
+    # that scanned the PC cashier's or the frame's QR code): the merchant's
+    # return_url with Alipay's signed return parameters, as Alipay's own
+    # cashier moves on.
+    return jsonify(trade_status=trade.status, state=_state(trade), next=return_link(trade))
 
 
 @bp.get("/qr/<token>")
