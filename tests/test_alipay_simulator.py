@@ -672,3 +672,19 @@ def test_a_time_expire_in_the_past_is_an_invalid_parameter(remote, clock):
                                                total_amount="1.00",
                                                time_expire=alipay_time(clock.now - 60_000))
     assert answer["sub_code"] == "ACQ.INVALID_PARAMETER"
+
+
+def test_trade_no_wins_over_out_trade_no_when_both_are_given(remote):
+    paid = remote.api_alipay_trade_pay(out_trade_no="TN1", scene="bar_code",
+                                       auth_code="281234567890123456", subject="Tea",
+                                       total_amount="2.00")
+    answer = remote.api_alipay_trade_query(out_trade_no="OTHER", trade_no=paid["trade_no"])
+    assert (answer["out_trade_no"], answer["trade_status"]) == ("TN1", "TRADE_SUCCESS")
+
+
+def test_a_page_methods_error_page_may_be_framed_like_the_qr_frame(client, alipay):
+    query = alipay.api_alipay_trade_page_pay(subject="Tea", out_trade_no="FE", total_amount="1.00",
+                                             qr_pay_mode="0")
+    response = client.get(f"{GATEWAY}?{query.replace('FE', 'FF')}")
+    assert 'data-sub-code="isv.invalid-signature"' in response.get_data(as_text=True)
+    assert "frame-ancestors http: https:" in response.headers["Content-Security-Policy"]

@@ -268,10 +268,9 @@ def find(app: SimApp, biz: dict, now: int, *, require_open: bool = True) -> SimT
     if not out_trade_no and not trade_no:
         raise business("ACQ.INVALID_PARAMETER", "参数无效: out_trade_no 与 trade_no 不能同时为空")
     query = db.session.query(SimTrade).filter(SimTrade.app_id == app.app_id)
-    if trade_no:
-        query = query.filter(SimTrade.trade_no == trade_no)
-    if out_trade_no:
-        query = query.filter(SimTrade.out_trade_no == out_trade_no)
+    # "二选一, 如果同时存在优先取 trade_no" (Alipay's trade API pages)
+    query = query.filter(SimTrade.trade_no == trade_no) if trade_no \
+        else query.filter(SimTrade.out_trade_no == out_trade_no)
     trade = query.first()
     if trade is None or (require_open and trade.opened_at is None):
         raise business("ACQ.TRADE_NOT_EXIST", "交易不存在")
