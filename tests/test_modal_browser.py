@@ -171,3 +171,20 @@ def test_the_new_windows_paid_page_says_it_can_be_closed(
     assert cashier.get_by_test_id("forward-countdown").count() == 0
     assert cashier.get_by_test_id("back-to-shop").count() == 0
     assert axe_violations(cashier) == []
+
+
+def test_a_merchants_own_iframe_keeps_the_checkouts_close_button(page, shop, live_server,
+                                                                 merchant, button_order):
+    """Only the button's modal brings a close button of its own; a checkout the
+    merchant frames itself still offers one."""
+    fields = {**button_order(merchant), "embed": "1", "parent_origin": shop.origin}
+    inputs = "".join(f'<input type="hidden" name="{name}" value="{value}">'
+                     for name, value in fields.items())
+    shop.page = (f'<!doctype html><html lang="en"><body><iframe name="checkout" width="460" '
+                 f'height="700" title="Checkout"></iframe><form id="order" method="post" '
+                 f'action="{live_server.url}/pay" target="checkout">{inputs}</form>'
+                 f'<script>document.getElementById("order").submit();</script></body></html>')
+    page.goto(shop.origin + "/")
+    frame = page.frame(name="checkout")
+    frame.wait_for_selector('[data-testid="channel-ALI_WEB"]')
+    assert frame.locator("[data-bc-close].pay-close").is_visible()
