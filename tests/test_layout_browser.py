@@ -101,3 +101,18 @@ def test_the_card_form_uses_one_font(card_form):
 def test_the_card_form_groups_the_amount(card_form):
     assert card_form.get_by_test_id("order-amount").inner_text() == "$1,234.50 USD"
     assert card_form.get_by_test_id("card-pay").inner_text() == "支付 $1,234.50"
+
+
+def test_the_largest_amount_fits_one_line_on_a_small_phone(live_server, client, button_order,
+                                                           make_merchant, new_page):
+    merchant = make_merchant("Tea House", channels=["ALI_WAP"])
+    response = client.post("/pay", data=button_order(merchant, amount="10000000000"))
+    pg = new_page(viewport={"width": 320, "height": 640}, is_mobile=True, has_touch=True)
+    pg.goto(f"{live_server.url}{response.headers['Location'].replace('http://localhost', '')}")
+    amount = pg.get_by_test_id("order-amount")
+    assert amount.inner_text() == "¥100,000,000.00"
+    size = float(amount.evaluate("el => parseFloat(getComputedStyle(el).fontSize)"))
+    box, card = amount.bounding_box(), pg.locator(".pay-order").bounding_box()
+    assert box["height"] < 2 * size  # one line
+    assert amount.evaluate("el => el.scrollWidth <= el.clientWidth")  # nothing cut off
+    assert box["x"] >= card["x"] and box["x"] + box["width"] <= card["x"] + card["width"]
