@@ -347,9 +347,13 @@ def test_a_remote_gateway_without_a_url_is_a_setting_error():
 
 
 # --- against our own embedded REST API -------------------------------------------------
+#
+# On its sandbox twins (test_mode=True: /2/rest/sandbox/…, the test secret) with
+# a test-mode merchant's bills: live bills now go to their provider's connector
+# (issue 14); the live paths' wire is specified against the fake above.
 
 def test_bills_round_trip_through_the_embedded_rest_api(live_server, merchant):
-    gateway = remote(live_server.url, read_timeout=10)
+    gateway = remote(live_server.url, read_timeout=10, test_mode=True)
     request = ali_web_request()
 
     created = gateway.create_bill(merchant, request)
@@ -362,7 +366,7 @@ def test_bills_round_trip_through_the_embedded_rest_api(live_server, merchant):
 
 
 def test_the_same_bill_no_twice_is_the_same_bill_through_the_rest_api(live_server, merchant):
-    gateway = remote(live_server.url, read_timeout=10)
+    gateway = remote(live_server.url, read_timeout=10, test_mode=True)
     request = ali_web_request()
 
     assert gateway.create_bill(merchant, request)["id"] == \
@@ -430,7 +434,7 @@ def test_the_checkout_pays_through_a_remote_gateway_over_real_http(
     from checkout.models import Bill
     from checkout.sandbox import settlement
 
-    gateway = remote(live_server.url, read_timeout=5.0)
+    gateway = remote(live_server.url, read_timeout=5.0, test_mode=True)
     path, page = _checkout_channel_page(app, client, merchant, button_order, gateway)
     assert page.status_code == 200 and b'id="alipaysubmit"' in page.data
     (bill,) = db.session.execute(db.select(Bill)).scalars().all()
@@ -526,7 +530,7 @@ def test_a_timed_out_refund_is_not_sent_again(fake, merchant):
     assert len(fake.requests) == 1
 
 
-def _paid_bill_with_refunds(merchant, fees, *, test_mode=False, statuses=None):
+def _paid_bill_with_refunds(merchant, fees, *, test_mode=True, statuses=None):
     from checkout.clock import now_ms
     from checkout.db import db
     from checkout.models import Bill, Refund
@@ -552,7 +556,7 @@ def _paid_bill_with_refunds(merchant, fees, *, test_mode=False, statuses=None):
 
 def test_refunds_are_read_through_the_embedded_rest_api(live_server, merchant):
     bill, (first, second) = _paid_bill_with_refunds(merchant, [100, 250])
-    gateway = remote(live_server.url, read_timeout=10)
+    gateway = remote(live_server.url, read_timeout=10, test_mode=True)
 
     listed = gateway.query_refunds(merchant, {"bill_no": bill.bill_no})
     one = gateway.get_refund(merchant, first.id)
@@ -564,8 +568,9 @@ def test_refunds_are_read_through_the_embedded_rest_api(live_server, merchant):
     assert unknown.value.result_code == 13
 
 
-def test_test_mode_refunds_are_read_through_the_sandbox_paths(live_server, merchant):
-    _paid_bill_with_refunds(merchant, [100])
+def test_test_mode_refunds_are_read_through_the_sandbox_paths(live_server, make_live_merchant):
+    merchant = make_live_merchant()  # its live ALI_WEB bill: Alipay's page pay, no network
+    _paid_bill_with_refunds(merchant, [100], test_mode=False)
     _, (test,) = _paid_bill_with_refunds(merchant, [200], test_mode=True)
 
     gateway = remote(live_server.url, read_timeout=10, test_mode=True)
@@ -579,14 +584,14 @@ def test_refunded_fee_sums_the_successful_refunds_over_the_rest_api(live_server,
 
     bill, _ = _paid_bill_with_refunds(merchant, [100, 250, 300],
                                       statuses={2: Refund.PROCESSING})
-    gateway = remote(live_server.url, read_timeout=10)
+    gateway = remote(live_server.url, read_timeout=10, test_mode=True)
 
     assert gateway.refunded_fee(merchant, gateway.get_bill(merchant, bill.id)) == 350
 
 
 def test_refunded_fee_reads_every_page_of_refunds(live_server, merchant):
     bill, _ = _paid_bill_with_refunds(merchant, [1] * 51)
-    gateway = remote(live_server.url, read_timeout=10)
+    gateway = remote(live_server.url, read_timeout=10, test_mode=True)
 
     assert gateway.refunded_fee(merchant, gateway.get_bill(merchant, bill.id)) == 51
 
@@ -619,7 +624,7 @@ def _paid_ali_bill(merchant, total_fee=1000):
     from checkout.models import Bill
     from checkout.sandbox import bills, settlement
 
-    created = bills.create_bill(merchant, ali_web_request(total_fee=total_fee))
+    created = bills.create_bill(merchant, ali_web_request(total_fee=total_fee), test_mode=True)
     bill = db.session.get(Bill, created["id"])
     assert settlement.mark_paid(bill)
     return bill
@@ -627,7 +632,7 @@ def _paid_ali_bill(merchant, total_fee=1000):
 
 def test_a_refund_and_its_approval_go_through_the_embedded_rest_api(live_server, merchant):
     bill = _paid_ali_bill(merchant)
-    gateway = remote(live_server.url, read_timeout=10)
+    gateway = remote(live_server.url, read_timeout=10, test_mode=True)
 
     direct = gateway.refund(merchant, {"bill_no": bill.bill_no, "refund_no": _today_refund_no(),
                                        "refund_fee": 300})
@@ -645,7 +650,7 @@ def test_a_refund_over_what_was_paid_is_a_gateway_error_through_the_rest_api(liv
                                                                               merchant):
     bill = _paid_ali_bill(merchant, total_fee=100)
     with pytest.raises(GatewayError) as refused:
-        remote(live_server.url, read_timeout=10).refund(
+        remote(live_server.url, read_timeout=10, test_mode=True).refund(
             merchant, {"bill_no": bill.bill_no, "refund_no": _today_refund_no(),
                        "refund_fee": 101})
     assert refused.value.result_code == 12
