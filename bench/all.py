@@ -150,7 +150,7 @@ def run_database(kind: str, url: str | None, options) -> dict:
                   f"{' (wrk on CPUs ' + os.environ['BENCH_WRK_CPUS'] + ')' if os.environ.get('BENCH_WRK_CPUS') else ' (nothing pinned)'}")
             for connections in options.levels:
                 threads = 1 if connections < 4 else 2
-                rounds = []
+                rounds, prepared = [], {}
                 for number in range(1, options.rounds + 1):
                     def bills(server, name):
                         return load(name, server.url + "/2/rest/sandbox/bill",
@@ -160,9 +160,11 @@ def run_database(kind: str, url: str | None, options) -> dict:
                                                            uuid.uuid4().hex[:6], secret="test",
                                                            ))
 
-                    def handoff_args(_phase):
-                        # Enough fresh orders for this run at a generous rate.
-                        count = int(options.handoff_rate * max(1.0, options.duration))
+                    def handoff_args(phase):
+                        # Enough fresh orders for this run (or the 1 s warm-up).
+                        seconds = 1.0 if phase == "w" else max(1.0, options.duration)
+                        count = int(options.handoff_rate * seconds)
+                        prepared[phase] = count
                         return ["/pay/", "/channel/ALI_WEB", str(orders.tokens_file(count)),
                                 str(threads)]
 
@@ -181,6 +183,11 @@ def run_database(kind: str, url: str | None, options) -> dict:
                                        expect="^hello$", server=hello1),
                         "bill1": bills(app1, "bill 1 worker"),
                     }
+                    handed = found["handoff"]
+                    if handed.requests > prepared[f"r{handed.retries}"]:
+                        print(f"WARNING: the hand-off ran out of fresh orders "
+                              f"({handed.requests} requests, {prepared[f'r{handed.retries}']} "
+                              "orders): raise --handoff-rate")
                     answered_bills += sum(found[k].requests - found[k].wrong
                                           for k in ("bill", "bill1"))
                     print(f"-- {kind}, {connections} connections, round {number}/{options.rounds}")
@@ -266,8 +273,9 @@ def main() -> int:
     parser.add_argument("--connections", default="64")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=5)
-    parser.add_argument("--handoff-rate", type=float, default=1500,
-                        help="orders prepared per second of hand-off load (default 1500)")
+    parser.add_argument("--handoff-rate", type=float, default=800,
+                        help="orders prepared per second of hand-off load (default 800; "
+                             "a run that needs more says so)")
     parser.add_argument("--no-profile", action="store_true")
     options = parser.parse_args()
     options.levels = [int(c) for c in options.connections.split(",")]

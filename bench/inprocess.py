@@ -132,7 +132,9 @@ def _orders(app, merchant: dict, count: int) -> list[str]:
     return tokens
 
 
-def report(results: list[dict], hello_us: float) -> None:
+def report(results: list[dict], hello_us: float, hello_calls: float | None = None) -> None:
+    if hello_calls is not None:
+        print(f"\n== hello: {hello_us} µs/request, {hello_calls} Python calls/request")
     for r in results:
         print(f"\n== {r['name']}: {r['us_per_request']} µs/request "
               f"({hello_us / r['us_per_request']:.1%} of hello's {hello_us} µs), "
@@ -171,7 +173,10 @@ def run(database_url: str | None, n: int, show_profile: bool = True) -> dict:
                            rendered_app, lambda tag: environ("GET", f"/pay/{token}"), n,
                            rendered_statements)
         results = [bills, handoff, rendered]
-        report(results, hello["us_per_request"])
+        report(results, hello["us_per_request"], hello["python_calls_per_request"])
+        print("   (statements run on a driver cursor are not seen by the listener: a new REST "
+              "bill runs the merchant's version check and the INSERT … WHERE NOT EXISTS, "
+              "then COMMIT; on PostgreSQL the advisory lock before the INSERT)")
         if show_profile:
             for r in results:
                 print(f"\n-- cProfile, {r['name']} (cumulative):")

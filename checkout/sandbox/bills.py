@@ -549,11 +549,20 @@ def _insert_on_driver_cursor(keys: tuple, statement, row: dict) -> bool | None:
             cursor = connection.cursor()
             try:
                 if postgresql:
-                    cursor.execute(_PG_LOCK_SQL, (_bill_no_key(row["app_id"], row["test_mode"],
-                                                               row["bill_no"]),))
-                cursor.execute(found[0], params)
-                inserted = cursor.rowcount == 1
-                connection.commit()  # also ends the advisory lock's transaction
+                    # Lock, INSERT and COMMIT in one round trip (psycopg's
+                    # pipeline mode): the server still runs them one after
+                    # the other, the INSERT with a snapshot taken once the
+                    # lock is held.
+                    with connection.pipeline():
+                        cursor.execute(_PG_LOCK_SQL, (_bill_no_key(
+                            row["app_id"], row["test_mode"], row["bill_no"]),))
+                        cursor.execute(found[0], params)
+                        connection.commit()  # also ends the advisory lock
+                    inserted = cursor.rowcount == 1
+                else:
+                    cursor.execute(found[0], params)
+                    inserted = cursor.rowcount == 1
+                    connection.commit()
             except engine.dialect.loaded_dbapi.IntegrityError:
                 connection.rollback()
                 return None
