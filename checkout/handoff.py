@@ -29,7 +29,6 @@ from .gateway import (BILL_STATES, EXPIRED, OPEN, PAID, GatewayError, GatewayUna
                       get_gateway)
 from .models import CheckoutOrder, Merchant
 from .links import base_url
-from .sandbox.expiry import reopening
 
 # The QR lifetime, in this one place: QR bills (WX_NATIVE, ALI_OFFLINE_QRCODE,
 # ALI_QRCODE) are created with it as their ``bill_timeout``, so the gateway
@@ -115,7 +114,9 @@ def bill_request(order: CheckoutOrder, merchant: Merchant, channel: catalogue.Ch
 def _create(order: CheckoutOrder, merchant: Merchant, channel: catalogue.Channel,
             client_ip: str | None, offer: coupon_offers.CouponOffer) -> dict:
     try:
-        answer = get_gateway().create_bill(
+        # A shopper coming back to a channel whose bill expired or failed
+        # gets its next bill (Gateway.reopen_bill).
+        answer = get_gateway().reopen_bill(
             merchant, bill_request(order, merchant, channel, client_ip=client_ip, offer=offer))
     except GatewayUnavailable:
         raise ChannelUnavailable() from None
@@ -161,8 +162,7 @@ def start_channel(order: CheckoutOrder, merchant: Merchant, code: str, *,
         # A shopper coming back to a channel whose bill expired or failed
         # gets its next bill (the embedded gateway; a BeeCloud-REST one
         # answers ORDERCLOSED, shown as "expired" below).
-        with reopening():
-            answer = _create(order, merchant, channel, client_ip, offer)
+        answer = _create(order, merchant, channel, client_ip, offer)
     except ChannelRefused as refused:
         if refused.reason == "closed" and _bill_state(order, merchant, channel.code) == EXPIRED:
             raise ChannelRefused("expired") from None

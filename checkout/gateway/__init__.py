@@ -61,6 +61,13 @@ class Gateway(ABC):
     def create_bill(self, merchant: Merchant, request: dict) -> dict:
         """``POST /2/rest/bill``: the answer with the channel's hand-off fields."""
 
+    def reopen_bill(self, merchant: Merchant, request: dict) -> dict:
+        """``create_bill`` for a shopper coming back to a channel whose bill
+        expired or failed: a gateway that can gives the order a new bill in
+        that channel (issue 15). BeeCloud's REST API cannot (one bill per
+        bill_no and channel): it answers 7 ORDERCLOSED, as here."""
+        return self.create_bill(merchant, request)
+
     @abstractmethod
     def get_bill(self, merchant: Merchant, bill_id: str) -> dict:
         """``GET /2/rest/bill/{id}``: the ``pay`` map."""

@@ -163,6 +163,7 @@ def _claim_for_provider(bill: Bill, provider: str, now: int) -> None:
         .values(provider=provider, provider_ref=provider_ref(bill),
                 next_check_at=now + FIRST_CHECK_MS)
         .execution_options(synchronize_session=False))
+    ended_here(bill.app_id, bill.bill_no, now)  # a bill this one re-opens: closed there too
     db.session.commit()
     db.session.refresh(bill)
 
