@@ -402,3 +402,23 @@ def test_connectors_report_providers_they_serve():
     assert live_channels.provider_of("ALI_WAP") == "alipay"
     assert live_channels.provider_of("WX_NATIVE") is None
     assert issubclass(connectors.ProviderUnreachable, connectors.ConnectorError)
+
+
+def test_a_re_opened_live_bill_gets_its_own_trade_number_and_its_predecessor_closes_at_alipay(
+        client, merchant, simulator_server, clock):
+    from checkout.gateway.embedded import EmbeddedGateway
+
+    request = {"channel": "ALI_QRCODE", "total_fee": 1999, "bill_no": "reopen00001",
+               "title": "Oolong tea", "return_url": RETURN_URL, "qr_pay_mode": "0",
+               "bill_timeout": 900}
+    gateway = EmbeddedGateway()
+    first = gateway.create_bill(merchant, request)
+    first_trade = open_at_alipay(client, first)
+    clock.now += 901_000
+    again = gateway.reopen_bill(merchant, request)  # the shopper chose the channel again
+    assert again["id"] != first["id"]
+    renewed = bill_of(again)
+    assert renewed.provider_ref.startswith("reopen00001_") and renewed.status == Bill.OPEN
+    jobs.run_due()
+    db.session.refresh(first_trade)
+    assert bill_of(first).provider_closed and first_trade.status == alipay_trades.CLOSED
