@@ -422,3 +422,28 @@ def test_a_re_opened_live_bill_gets_its_own_trade_number_and_its_predecessor_clo
     jobs.run_due()
     db.session.refresh(first_trade)
     assert bill_of(first).provider_closed and first_trade.status == alipay_trades.CLOSED
+
+
+def test_the_worker_also_retries_the_simulators_notifications(app, client, runner, merchant,
+                                                              simulator_server, clock):
+    from checkout.simulators.alipay import notify
+    from checkout.simulators.alipay.models import SimNotify
+
+    answer = live_bill(merchant)
+    trade = open_at_alipay(client, answer)
+    paid_at_alipay_without_notice(trade)
+    real_url = trade.notify_url
+    trade.notify_url = "http://127.0.0.1:9/nobody"  # the first attempt finds nobody
+    db.session.commit()
+    notify.start(trade, clock.now)
+    row = db.session.execute(db.select(SimNotify)).scalar_one()
+    assert row.status == SimNotify.PENDING
+    row.url = real_url  # our notify URL answers again
+    db.session.commit()
+    clock.now += 4 * 60_000  # Alipay's first retry
+    result = runner.invoke(args=["webhooks", "work", "--once"])
+    assert result.exit_code == 0, result.output
+    db.session.expire_all()
+    row = db.session.get(SimNotify, row.id)
+    assert row.status == SimNotify.DELIVERED, (row.attempts, row.last_answer, row.next_attempt_at, clock.now)
+    assert bill_of(answer).status == Bill.PAID

@@ -1,7 +1,9 @@
 """``flask --app wsgi webhooks work [--once]``: the gateway's worker.
 
 It does the gateway's timed work (``checkout.sandbox.jobs``: refunds that
-complete, bills that expire), then sends the webhooks due. Run one or many
+complete, bills that expire, live bills asked at their provider), the
+simulators' when they are on (Alipay's notification retries), then sends the
+webhooks due. Run one or many
 (on one host or several): they share the tables and never send one event
 twice at the same time (``checkout.sandbox.webhooks``).
 """
@@ -13,6 +15,7 @@ import time
 import click
 from flask.cli import AppGroup
 
+from .. import clock, simulators
 from ..db import db
 from ..sandbox import jobs, webhooks
 from .db import require_migrated
@@ -28,7 +31,7 @@ IDLE_POLL_SECONDS = 1.0  # how often an idle worker looks for due deliveries
 def work(once: bool) -> None:
     """Send due webhooks; retry at 2 s, 4 s, … 2^17 s after the payment."""
     if once:
-        changed = jobs.run_due()
+        changed = jobs.run_due() + simulators.run_due(clock.now_ms())
         click.echo(f"{webhooks.work_once()} delivery attempt(s)"
                    + (f", {changed} refund(s) or bill(s) updated" if changed else ""))
         return
@@ -36,7 +39,8 @@ def work(once: bool) -> None:
     try:
         while True:
             try:
-                sent = jobs.run_due() + webhooks.work_once()
+                sent = (jobs.run_due() + simulators.run_due(clock.now_ms())
+                        + webhooks.work_once())
             except Exception:  # a lost database connection must not end the worker
                 db.session.rollback()
                 db.session.remove()

@@ -16,7 +16,9 @@ migrations create them), so their models are imported here unconditionally.
 
 from __future__ import annotations
 
-from flask import Flask
+from typing import Callable
+
+from flask import Flask, current_app
 
 from .alipay import models as _alipay_models  # noqa: F401  (registers the alipay_sim_ tables)
 
@@ -34,3 +36,15 @@ def register(app: Flask) -> None:
     csrf = app.extensions.get("csrf")
     if csrf is not None:
         csrf.exempt(alipay_views.gateway)
+
+
+def run_due(now: int) -> int:
+    """The simulators' own timed work (Alipay's notification retries), run by
+    the worker (``flask --app wsgi webhooks work``) beside the gateway's jobs,
+    only when ``SIMULATORS`` is on. Answers how many rows changed."""
+    if not current_app.config.get("SIMULATORS"):
+        return 0
+    from .alipay import notify
+
+    jobs: list[Callable[[int], int]] = [notify.send_due]
+    return sum(job(now) for job in jobs)

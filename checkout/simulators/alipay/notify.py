@@ -52,6 +52,9 @@ def params_of(trade: SimTrade, app: SimApp, now: int) -> dict[str, str]:
         "gmt_create": trades.alipay_time(trade.created_at),
         "gmt_payment": trades.alipay_time(trade.paid_at),
     }
+    # Alipay sends no empty parameters; an empty one would be signed by one
+    # reading of the rule and verified by another (python-alipay-sdk keeps them).
+    params = {key: value for key, value in params.items() if value not in (None, "")}
     params["sign"] = signing.sign(app.alipay_private_key, signing.notify_content(params))
     return params
 
