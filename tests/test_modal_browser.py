@@ -140,9 +140,10 @@ def test_paying_in_the_new_window_leaves_one_merchant_window(
     with page.context.expect_page() as opened:
         frame.click('[data-testid="channel-ALI_WEB"]')
     cashier = opened.value
-    cashier.click('[data-testid="pay"]')
-    # The new window says it is done and closes itself ...
-    cashier.wait_for_event("close", timeout=15_000)
+    # The new window says it is done and closes itself (waited for from before the click:
+    # it may close before a wait started after it) ...
+    with cashier.expect_event("close", timeout=15_000):
+        cashier.click('[data-testid="pay"]')
     # ... while the modal shows the payment, and Done takes the merchant's page on.
     frame.wait_for_selector('[data-testid="result"][data-status="paid"]', timeout=20_000)
     screenshot(page, "paid-in-modal")
