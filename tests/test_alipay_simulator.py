@@ -14,8 +14,8 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from alipay import AliPay
-from alipay.exceptions import AliPayException
+from checkout.connectors.alipay.sdk import AliPay  # its guard against the library's logging set-up first
+from checkout.connectors.alipay.sdk import AliPayException
 
 from checkout.db import db
 from checkout.simulators.alipay import console, notify, signing
