@@ -182,36 +182,4 @@
       }
     });
   });
-
-  // A QR code inside WeChat: "识别图中二维码" (press and hold) reads images only, not an
-  // inline <svg>, so the QR becomes an <img> of the same SVG (a data: URI, allowed by
-  // the pages' img-src) with the SVG's title as its text alternative (issue 15).
-  if (/MicroMessenger/i.test(navigator.userAgent || "")) {
-    Array.prototype.forEach.call(document.querySelectorAll("[data-testid=qr-code] svg"), function (svg) {
-      var title = svg.querySelector("title");
-      var image = document.createElement("img");
-      var source = new XMLSerializer().serializeToString(svg);
-      image.src = "data:image/svg+xml;base64," + window.btoa(unescape(encodeURIComponent(source)));
-      image.alt = title ? title.textContent : "";
-      image.className = "pay-qr-image";
-      image.setAttribute("data-testid", "qr-image");
-      // Then a PNG of it, which every QR reader decodes (canvas at 4 px a module).
-      var size = (svg.viewBox && svg.viewBox.baseVal && svg.viewBox.baseVal.width) || 0;
-      image.addEventListener("load", function toPng() {
-        image.removeEventListener("load", toPng);
-        if (!size) { return; }
-        try {
-          var canvas = document.createElement("canvas");
-          canvas.width = canvas.height = size * 4;
-          var context = canvas.getContext("2d");
-          context.imageSmoothingEnabled = false;
-          context.fillStyle = "#fff";  // a transparent PNG would be black on black in some readers
-          context.fillRect(0, 0, canvas.width, canvas.height);
-          context.drawImage(image, 0, 0, canvas.width, canvas.height);
-          image.src = canvas.toDataURL("image/png");
-        } catch (e) { /* a tainted canvas: the SVG image stays */ }
-      });
-      svg.parentNode.replaceChild(image, svg);
-    });
-  }
 })();
