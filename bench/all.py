@@ -41,7 +41,6 @@ server) and prints SQL statements per request, Python calls per request
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -146,8 +145,9 @@ def run_database(kind: str, url: str | None, options) -> dict:
             if _without_csrf(httpx.get(rendered_url, timeout=10).content) != \
                     _without_csrf(httpx.get(chooser_url, timeout=10).content):
                 raise RuntimeError("the cached and the rendered chooser differ")
+            wrk_cpus = os.environ.get("BENCH_WRK_CPUS")
             print(f"\n=== {kind}: gunicorn {app.workers()}"
-                  f"{' (wrk on CPUs ' + os.environ['BENCH_WRK_CPUS'] + ')' if os.environ.get('BENCH_WRK_CPUS') else ' (nothing pinned)'}")
+                  + (f" (wrk on CPUs {wrk_cpus})" if wrk_cpus else " (nothing pinned)"))
             for connections in options.levels:
                 threads = 1 if connections < 4 else 2
                 rounds, prepared = [], {}
