@@ -190,7 +190,7 @@ def _cashier(channel):
         answer = sandbox_bills.create_bill(s.merchant, {
             "channel": channel, "total_fee": 1999, "title": "Oolong tea",
             "bill_no": f"A{now_ms()}{secrets.randbelow(10 ** 6):06d}",
-            "return_url": "https://shop.example.com/back"})
+            "return_url": "https://shop.example.com/back"}, test_mode=True)  # the sandbox's
         assert answer["result_code"] == 0, answer
         return s.goto(f"/sandbox/cashier/{db.session.get(Bill, answer['id']).cashier_token}")
     return open_
@@ -204,7 +204,8 @@ def _cashier_outcome(button, state):
     def open_(s):
         answer = sandbox_bills.create_bill(s.merchant, {
             "channel": "WX_NATIVE", "total_fee": 1999, "title": "Oolong tea",
-            "bill_no": f"A{now_ms()}{secrets.randbelow(10 ** 6):06d}"})  # no way back: its own page
+            "bill_no": f"A{now_ms()}{secrets.randbelow(10 ** 6):06d}"},  # no way back: its own page
+            test_mode=True)
         assert answer["result_code"] == 0, answer
         pg = s.goto(f"/sandbox/cashier/{db.session.get(Bill, answer['id']).cashier_token}")
         pg.click(f'[data-testid="{button}"]')
