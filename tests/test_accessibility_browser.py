@@ -5,7 +5,8 @@ axe-playwright-python).
 
 Each page is its own test (``PAGES`` below): the chooser on a PC, a phone and
 inside WeChat, with coupons and for a USD order; the WeChat QR page; each
-sandbox cashier family; the result pages (paid, paid with the countdown to
+sandbox cashier family; the built-in Alipay simulator's cashier and QR frame;
+the result pages (paid, paid with the countdown to
 the shop, pending, failed, cancelled, expired); the WeChat QR page whose code
 expired; the problem and 404 pages;
 the card form empty and with an error. Each test also leaves a full-page
@@ -198,6 +199,34 @@ def _cashier(channel):
 
 for _channel in CASHIER_FAMILIES:
     shopper_page(f"cashier-{_channel}")(_cashier(_channel))
+
+
+def _alipay_simulator(channel, **fields):
+    """The built-in Alipay simulator's page a live merchant's bill hands off to
+    (issue 14): its cashier, or ALI_QRCODE's frame page."""
+    def open_(s):
+        from urllib.parse import urlsplit
+
+        from checkout import credentials, merchants
+
+        merchant = s.make_merchant("Live Tea House", channels=[channel])
+        credentials.save(merchant, "alipay", credentials.simulator_values(merchant.app_id))
+        merchants.update_merchant(merchant, checkout_mode="live")
+        answer = sandbox_bills.create_bill(merchant, {
+            "channel": channel, "total_fee": 1999, "title": "Oolong tea",
+            "bill_no": f"A{now_ms()}{secrets.randbelow(10 ** 6):06d}",
+            "return_url": "https://shop.example.com/back", **fields})
+        assert answer["result_code"] == 0, answer
+        parts = urlsplit(answer["url"])
+        pg = s.new_page()
+        pg.goto(f"{s.url}{parts.path}?{parts.query}")  # signed: nothing may be added to it
+        pg.goto(f"{pg.url}?lang={s.lang}")  # the page Alipay's gateway sent the browser to
+        return pg
+    return open_
+
+
+shopper_page("alipay-simulator-cashier")(_alipay_simulator("ALI_WEB"))
+shopper_page("alipay-simulator-qr-frame")(_alipay_simulator("ALI_QRCODE", qr_pay_mode="0"))
 
 
 def _cashier_outcome(button, state):
