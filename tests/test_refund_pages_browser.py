@@ -32,7 +32,8 @@ def the_bill(channel: str) -> Bill:
 def refund(merchant, bill: Bill, fee: int) -> None:
     answer = refunds.create_refund(merchant, {
         "bill_no": bill.bill_no, "refund_fee": fee,
-        "refund_no": refunds.china_day(now_ms()) + uuid.uuid4().hex[:10]}, test_mode=False)
+        "refund_no": refunds.china_day(now_ms()) + uuid.uuid4().hex[:10]},
+        test_mode=bill.test_mode)  # the checkout follows the merchant's mode: test here
     assert answer["result_code"] == 0, answer
     # WeChat Pay's refunds finish later (seed 001 §9): the worker's job, run now.
     refunds.settle_due(now_ms() + 3600 * 1000)
