@@ -134,24 +134,27 @@ def deliver_webhook(receiver) -> dict:
     return json.loads(receiver.bodies[0])
 
 
-def signed_para(merchant, **fields) -> str:
+def signed_para(merchant, secret=None, **fields) -> str:
     timestamp = now_ms()
+    key = merchant.app_secret if secret is None else secret
     return json.dumps({"app_id": merchant.app_id, "timestamp": timestamp,
-                       "app_sign": signing.app_sign(merchant.app_id, timestamp,
-                                                    merchant.app_secret), **fields})
+                       "app_sign": signing.app_sign(merchant.app_id, timestamp, key),
+                       **fields})
 
 
 def query_paid_bill(live_server, merchant, bill_no: str) -> dict:
     """What the merchant's server learns from the BeeCloud REST API: the
-    order's bills by bill_no, then the paid one by id."""
+    order's bills by bill_no, then the paid one by id — on the sandbox paths
+    (test secret): a test-mode merchant's checkout makes sandbox bills (issue 14)."""
+    secret = merchant.test_secret
     with httpx.Client(base_url=live_server.url, timeout=10) as http:
-        listed = http.get("/2/rest/bills",
-                          params={"para": signed_para(merchant, bill_no=bill_no)}).json()
+        listed = http.get("/2/rest/sandbox/bills", params={
+            "para": signed_para(merchant, secret, bill_no=bill_no)}).json()
         assert listed["result_code"] == 0, listed
         paid = [bill for bill in listed["bills"] if bill["spay_result"]]
         assert len(paid) == 1, listed["bills"]
-        one = http.get(f"/2/rest/bill/{paid[0]['id']}",
-                       params={"para": signed_para(merchant)}).json()
+        one = http.get(f"/2/rest/sandbox/bill/{paid[0]['id']}",
+                       params={"para": signed_para(merchant, secret)}).json()
     assert one["result_code"] == 0, one
     return one["pay"]
 
