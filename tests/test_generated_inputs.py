@@ -155,8 +155,17 @@ def sane(app, caplog):
 
 @pytest.fixture
 def store(make_merchant):
-    return make_merchant(channels=["ALI_WEB", "ALI_QRCODE", "WX_NATIVE", "UN_WEB", "ALI_WAP",
-                                   "WX_WAP", "WX_JSAPI", "PAYPAL_PAYPAL", "PAYPAL_CREDITCARD"])
+    """A test-mode merchant (its checkout, offline and international bills are
+    the sandbox's) that also has Alipay credentials on the built-in simulator,
+    so its live REST doors (``/2/rest/bill``, ``/2/rest/refund`` …) reach a
+    real live bill through the Alipay connector (issue 14)."""
+    from checkout import credentials
+
+    merchant = make_merchant(channels=["ALI_WEB", "ALI_QRCODE", "WX_NATIVE", "UN_WEB", "ALI_WAP",
+                                       "WX_WAP", "WX_JSAPI", "PAYPAL_PAYPAL",
+                                       "PAYPAL_CREDITCARD"])
+    credentials.save(merchant, "alipay", credentials.simulator_values(merchant.app_id))
+    return merchant
 
 
 _numbers = iter(range(10 ** 9))
@@ -409,8 +418,8 @@ SANDBOX_FIELDS = ["email", "password", "decision", "user", "appid", "redirect_ur
 def cashier_tokens(client, merchant) -> list[str]:
     tokens = []
     for channel, extra in (("ALI_WEB", {}), ("WX_JSAPI", {"openid": "o-1"})):
-        answer = client.post("/2/rest/bill", json=signed(
-            merchant, channel=channel, total_fee=1, bill_no=bill_no(), title="水",
+        answer = client.post("/2/rest/sandbox/bill", json=signed(  # the sandbox's cashiers
+            merchant, "test", channel=channel, total_fee=1, bill_no=bill_no(), title="水",
             return_url="https://shop.example.com/r", **extra)).get_json()
         tokens.append(answer["url" if "url" in answer else "package"].rsplit("/", 1)[-1]
                       .removeprefix("prepay_id=wx"))
