@@ -423,14 +423,17 @@ def _commit_keeping_loaded() -> None:
 
 
 def _bill_values(merchant: Merchant, common: dict, channel: catalogue.Channel, web: dict, *,
-                 test_mode: bool, extra_params: dict | None, now: int) -> dict:
-    """The columns of a new OPEN bill without a coupon (the fast path's; the
-    full path in ``open_bill`` builds the same row with its discount)."""
+                 test_mode: bool, extra_params: dict | None, now: int,
+                 discount: int = 0) -> dict:
+    """The columns of a new OPEN bill (the fast path's, and the full path's
+    in ``open_bill`` with its coupon's ``discount``)."""
     return dict(
         id=str(uuid.uuid4()), app_id=merchant.app_id, test_mode=test_mode,
         bill_no=common["bill_no"], channel=channel.code, title=common["title"],
-        bill_fee=common["total_fee"], discount=0, total_fee=common["total_fee"],
-        coupon_id=None, buyer_id=common["buyer_id"], currency="CNY",
+        bill_fee=common["total_fee"], discount=discount,
+        total_fee=common["total_fee"] - discount,
+        coupon_id=common["coupon_id"] if discount else None,
+        buyer_id=common["buyer_id"], currency="CNY",
         optional=common["optional"], analysis=common["analysis"],
         return_url=web["return_url"], notify_url=common["notify_url"],
         bill_timeout=web["bill_timeout"],
@@ -607,21 +610,8 @@ def open_bill(merchant: Merchant, common: dict, channel: catalogue.Channel, web:
             # we wrote nothing, and a caller's pending work must not be lost.
             _commit_keeping_loaded()
             raise
-        params = {**common["extra"], **web["params"], **(extra_params or {})}
-        bill = Bill(
-            id=str(uuid.uuid4()), app_id=merchant.app_id, test_mode=test_mode,
-            bill_no=common["bill_no"], channel=channel.code, title=common["title"],
-            bill_fee=common["total_fee"], discount=discount,
-            total_fee=common["total_fee"] - discount,
-            coupon_id=common["coupon_id"] if discount else None,
-            buyer_id=common["buyer_id"], currency="CNY",
-            optional=common["optional"], analysis=common["analysis"],
-            return_url=web["return_url"], notify_url=common["notify_url"],
-            bill_timeout=web["bill_timeout"],
-            expires_at=now + web["bill_timeout"] * 1000 if web["bill_timeout"] else None,
-            channel_params=params, status=Bill.OPEN,
-            cashier_token=secrets.token_urlsafe(24), create_time=now,
-            refund_result=False, revert_result=False)
+        bill = Bill(**_bill_values(merchant, common, channel, web, test_mode=test_mode,
+                                   extra_params=extra_params, now=now, discount=discount))
         if reopen and any(old.channel == channel.code for old in existing):
             # Re-opening: the expired or failed bill ends in this transaction,
             # so the order never holds two OPEN bills of one channel.
