@@ -447,3 +447,23 @@ def test_the_worker_also_retries_the_simulators_notifications(app, client, runne
     row = db.session.get(SimNotify, row.id)
     assert row.status == SimNotify.DELIVERED, (row.attempts, row.last_answer, row.next_attempt_at, clock.now)
     assert bill_of(answer).status == Bill.PAID
+
+
+def test_credentials_saved_under_another_key_answer_pay_factor_not_set(app, merchant):
+    from cryptography.fernet import Fernet
+
+    app.config["CREDENTIALS_KEY"] = Fernet.generate_key().decode()  # not the one they were saved with
+    answer = live_bill(merchant)
+    assert answer["result_code"] == 2 and "cannot be read" in answer["err_detail"]
+    assert db.session.query(Bill).count() == 0
+
+
+def test_credentials_the_connector_cannot_use_answer_pay_factor_not_set(monkeypatch, merchant):
+    from checkout import credentials
+
+    stored = credentials.load(merchant.app_id, "alipay")
+    monkeypatch.setattr(credentials, "load", lambda app_id, provider: {
+        **stored, "alipay_public_key": "not a key"})
+    answer = live_bill(merchant)
+    assert answer["result_code"] == 2 and "cannot be used" in answer["err_detail"]
+    assert "not a key" not in answer["err_detail"]

@@ -100,9 +100,9 @@ def _gateway_url(provider: str, values: dict) -> str:
     if gateway != SIMULATOR:
         return gateway
     if not current_app.config.get("SIMULATORS"):
-        raise bill_service.Refused(PAY_FACTOR_NOT_SET,
-                      f"the {PROVIDER_NAMES[provider]} credentials point at the built-in "
-                      "simulator, which this server does not run (SIMULATORS is off)")
+        raise bill_service.Refused(
+            PAY_FACTOR_NOT_SET, f"the {PROVIDER_NAMES[provider]} credentials point at the "
+            "built-in simulator, which this server does not run (SIMULATORS is off)")
     return base_url() + SIMULATOR_PATHS[provider]
 
 
@@ -112,21 +112,31 @@ def connector_for(app_id: str, channel_code: str) -> connectors.Connector:
     provider = provider_of(channel_code)
     if provider is None:
         family = channel_code.split("_")[0]
-        raise bill_service.Refused(PAY_FACTOR_NOT_SET,
-                      f"{channel_code}: live payments in {family} channels are not available "
-                      "yet (no connector); use test mode (/2/rest/sandbox/…)")
+        raise bill_service.Refused(
+            PAY_FACTOR_NOT_SET, f"{channel_code}: live payments in {family} channels are not "
+            "available yet (no connector); use test mode (/2/rest/sandbox/…)")
     from .. import credentials
 
-    values = credentials.load(app_id, provider)
+    name = PROVIDER_NAMES[provider]
+    try:
+        values = credentials.load(app_id, provider)
+    except credentials.CredentialsError:
+        # CREDENTIALS_KEY is not the one they were saved with; the operator's
+        # log says which (checkout.credentials), the merchant sees no detail.
+        log.error("app %s: its %s credentials cannot be decrypted", app_id, name)
+        raise bill_service.Refused(PAY_FACTOR_NOT_SET, f"{channel_code}: the app's {name} "
+                                   "credentials cannot be read on this server") from None
     if values is None:
         raise bill_service.Refused(PAY_FACTOR_NOT_SET,
-                      f"{channel_code}: the app has no {PROVIDER_NAMES[provider]} credentials "
-                      f"(flask merchants credentials APP_ID {provider} …)")
-    if provider == "alipay":
-        from ..connectors.alipay import AlipayConnector
+                                   f"{channel_code}: the app has no {name} credentials "
+                                   f"(flask merchants credentials APP_ID {provider} …)")
+    from ..connectors.alipay import AlipayConnector
 
+    try:
         return AlipayConnector(values, gateway_url=_gateway_url(provider, values))
-    raise bill_service.Refused(PAY_FACTOR_NOT_SET, f"no connector for {provider}")  # pragma: no cover
+    except connectors.ConnectorError as error:  # the detail never quotes a key
+        raise bill_service.Refused(PAY_FACTOR_NOT_SET, f"{channel_code}: the app's {name} "
+                                   f"credentials cannot be used: {error.detail}") from None
 
 
 def _connector(bill: Bill) -> connectors.Connector:
@@ -189,8 +199,8 @@ def start(bill: Bill, connector: connectors.Connector, *, params: dict | None = 
     try:
         started = connector.start(payment)
     except connectors.ConnectorError as error:
-        raise bill_service.Refused(CHANNEL_ERROR, f"{PROVIDER_NAMES[connector.provider]}: {error.detail}") \
-            from None
+        raise bill_service.Refused(
+            CHANNEL_ERROR, f"{PROVIDER_NAMES[connector.provider]}: {error.detail}") from None
     if started.status == connectors.PAID:
         _settle_paid(bill, connectors.Trade(
             bill_no=payment.bill_no, status=connectors.PAID, total_fee=bill.total_fee,
@@ -220,7 +230,8 @@ def _settle_paid(bill: Bill, trade: connectors.Trade, connector: connectors.Conn
     from . import settlement
 
     now = now_ms()
-    if settlement.mark_paid(bill, trade_no=trade.trade_no, now_ms=_paid_at(trade.message_detail, now),
+    if settlement.mark_paid(bill, trade_no=trade.trade_no,
+                            now_ms=_paid_at(trade.message_detail, now),
                             message_detail=dict(trade.message_detail or {})):
         return True
     db.session.refresh(bill)
@@ -280,7 +291,8 @@ def receive_notification(provider: str, app_id: str, fields: dict) -> bool:
             return False
         connector = connector_for(app_id, _any_channel(provider))
         trade = connector.parse_notification(fields)
-    except (connectors.NotificationRejected, bill_service.Refused, credentials.CredentialsError) as why:
+    except (connectors.NotificationRejected, bill_service.Refused,
+            credentials.CredentialsError) as why:
         log.warning("%s notification for app %s not believed: %s", provider, app_id,
                     getattr(why, "err_detail", why))
         return False
