@@ -419,10 +419,15 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 @pytest.fixture(scope="session")
 def axe_violations():
     """``axe_violations(page)``: axe-core's WCAG 2.1 A/AA violations on the page
-    as it is now, one readable line each (``[]`` when it passes)."""
+    as it is now, one readable line each (``[]`` when it passes). axe-core is
+    the npm package pinned in package.json (``bin/test`` installs it into
+    node_modules/); axe-playwright-python only injects and runs it."""
     from axe_playwright_python.sync_playwright import Axe
 
-    axe = Axe()
+    script = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.exists():
+        pytest.fail("axe-core is missing: run `npm ci` (bin/test does) to install package.json's")
+    axe = Axe(axe_script=script.read_text(encoding="utf-8"))
 
     def run(pg):
         results = axe.run(pg, options={"runOnly": {"type": "tag", "values": AXE_TAGS},

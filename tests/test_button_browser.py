@@ -187,6 +187,9 @@ def test_escape_inside_the_checkout_frame_closes_the_modal(pc, shop, live_server
     pc.click("#test")
     frame = pc.frame(name="bc-checkout-1")
     frame.wait_for_selector('[data-testid="channel-ALI_WEB"]')
+    # embed.js is deferred: it listens once the frame's DOM is loaded, not as soon as
+    # the chooser's rows are parsed (a loaded CI machine pressed Escape in between).
+    frame.wait_for_load_state("domcontentloaded")
     # The key press as the framed page receives it (embed.js asks the parent to close).
     frame.dispatch_event("body", "keydown", {"key": "Escape", "bubbles": True})
     pc.wait_for_function("window.seen.closed === 1")
