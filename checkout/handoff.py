@@ -159,9 +159,8 @@ def start_channel(order: CheckoutOrder, merchant: Merchant, code: str, *,
     # never ends after the gateway's bill_timeout does.
     asked_at = clock.now_ms()
     try:
-        # A shopper coming back to a channel whose bill expired or failed
-        # gets its next bill (the embedded gateway; a BeeCloud-REST one
-        # answers ORDERCLOSED, shown as "expired" below).
+        # A BeeCloud-REST gateway cannot re-open a channel: its ORDERCLOSED
+        # for an expired bill is shown as "expired" below.
         answer = _create(order, merchant, channel, client_ip, offer)
     except ChannelRefused as refused:
         if refused.reason == "closed" and _bill_state(order, merchant, channel.code) == EXPIRED:
