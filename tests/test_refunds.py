@@ -8,7 +8,6 @@ most what was paid (``total_fee``, after any coupon), one in flight at a time.
 from __future__ import annotations
 
 from datetime import datetime
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -63,28 +62,12 @@ def live_bill(merchant, total_fee=100) -> Bill:
     return db.session.get(Bill, created["id"])
 
 
-def live_paid_bill(client, merchant, total_fee=100) -> Bill:
-    """A live ALI_WEB bill the shopper paid at the Alipay simulator (the
-    hand-off followed, the trade paid there), learnt by our query to Alipay
-    (needs the ``simulator_server``), so that Alipay can refund it."""
-    from checkout.sandbox import live_channels
-    from checkout.simulators.alipay import trades as alipay_trades
-    from checkout.simulators.alipay.models import SimTrade
-
-    created = bills.create_bill(merchant, {
+def live_paid_bill(pay_at_alipay, merchant, total_fee=100) -> Bill:
+    """A live ALI_WEB bill the shopper paid at the Alipay simulator (conftest's
+    ``pay_at_alipay``; needs the ``simulator_server``), so that Alipay can refund it."""
+    return pay_at_alipay(bills.create_bill(merchant, {
         "channel": "ALI_WEB", "total_fee": total_fee, "bill_no": new_bill_no(), "title": "tea",
-        "return_url": "https://shop.example.com/r"}, test_mode=False)
-    assert created["result_code"] == 0, created
-    bill = db.session.get(Bill, created["id"])
-    handoff = urlsplit(created["url"])
-    assert client.get(f"{handoff.path}?{handoff.query}").status_code == 303
-    trade = db.session.execute(db.select(SimTrade).where(
-        SimTrade.out_trade_no == bill.provider_ref)).scalar_one()
-    alipay_trades.open_trade(trade, now_ms())
-    assert alipay_trades.pay(trade, now_ms())
-    live_channels.refresh(bill)
-    assert fresh(bill).status == Bill.PAID
-    return bill
+        "return_url": "https://shop.example.com/r"}, test_mode=False))
 
 
 def offline_paid_bill(merchant, channel="ALI_SCAN", total_fee=100) -> Bill:
@@ -669,9 +652,9 @@ def signed(merchant, key, **fields):
 
 
 def test_post_refund_is_signed_with_the_master_secret(client, make_live_merchant,
-                                                     simulator_server):
+                                                     simulator_server, pay_at_alipay):
     merchant = make_live_merchant()
-    bill = live_paid_bill(client, merchant)
+    bill = live_paid_bill(pay_at_alipay, merchant)
     body = {"refund_no": refund_no(), "bill_no": bill.bill_no, "refund_fee": 1}
     refused = client.post("/2/rest/refund", json=signed(merchant, merchant.app_secret, **body))
     assert refused.get_json()["result_code"] == 1
@@ -681,9 +664,10 @@ def test_post_refund_is_signed_with_the_master_secret(client, make_live_merchant
 
 
 def test_put_refund_reviews_with_the_master_secret(client, make_live_merchant,
-                                                   simulator_server):
+                                                   simulator_server, pay_at_alipay):
     merchant = make_live_merchant()
-    pending = refund(merchant, live_paid_bill(client, merchant), 1, need_approval=True)["id"]
+    pending = refund(merchant, live_paid_bill(pay_at_alipay, merchant), 1,
+                     need_approval=True)["id"]
     answer = client.put("/2/rest/refund", json=signed(merchant, merchant.master_secret,
                                                       channel="ALI", ids=[pending], agree=True))
     assert answer.get_json()["result_map"] == {pending: "OK"}

@@ -22,7 +22,7 @@ class EmbeddedGateway(Gateway):
     def _test_mode(self, merchant: Merchant) -> bool:
         if self.test_mode is not None:
             return self.test_mode
-        return getattr(merchant, "checkout_mode", "test") != "live"
+        return live_channels.merchant_in_test_mode(merchant)
 
     def payable_channels(self, merchant: Merchant, codes: list[str]) -> list[str]:
         if self._test_mode(merchant):

@@ -74,7 +74,13 @@ def merchant_in_test_mode(merchant: Merchant) -> bool:
     merchant's bills there are sandbox bills, paid at simulated cashiers; a
     live one's go to the providers it has credentials for. New merchants
     start in test mode, as a new BeeCloud app did."""
-    return getattr(merchant, "checkout_mode", "test") != "live"
+    return merchant.checkout_mode != "live"
+
+
+def _reason(error: Exception) -> str:
+    """What a refusal says, for the log: a connector's ``detail`` or a
+    refusal's ``err_detail`` (neither holds a credential)."""
+    return getattr(error, "detail", None) or getattr(error, "err_detail", "")
 
 
 def provider_of(channel_code: str) -> str | None:
@@ -330,7 +336,7 @@ def refresh(bill: Bill) -> None:
         trade = connector.query(bill.provider_ref)
     except (connectors.ConnectorError, bill_service.Refused) as error:
         log.info("bill %s: %s query failed: %s", bill.id, bill.provider,
-                 getattr(error, "detail", getattr(error, "err_detail", "")))
+                 _reason(error))
         return
     _apply(bill, trade, connector)
     db.session.commit()
@@ -398,7 +404,7 @@ def check_due(now: int) -> int:
                 changed += bool(_close_at_provider(bill, now))
         except (connectors.ConnectorError, bill_service.Refused) as error:
             log.info("bill %s: %s check failed: %s", bill.id, bill.provider,
-                     getattr(error, "detail", getattr(error, "err_detail", "")))
+                     _reason(error))
         db.session.commit()
     return changed
 
@@ -425,7 +431,7 @@ def cancel(bill: Bill | None) -> None:
         _connector(bill).cancel(bill.provider_ref)
     except (connectors.ConnectorError, bill_service.Refused) as error:
         log.info("bill %s: %s cancel failed, the worker tries again: %s", bill.id, bill.provider,
-                 getattr(error, "detail", getattr(error, "err_detail", "")))
+                 _reason(error))
         ended_here(bill.app_id, bill.bill_no, now_ms())
     else:
         db.session.execute(update(Bill).where(Bill.id == bill.id).values(provider_closed=True)
