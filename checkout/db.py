@@ -3,6 +3,9 @@ same Alembic migrations (``checkout/migrations``) build both."""
 
 from __future__ import annotations
 
+import threading
+import weakref
+
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
@@ -43,6 +46,13 @@ def is_postgresql() -> bool:
     return db.engine.dialect.name == "postgresql"
 
 
+def session_in_transaction() -> bool:
+    """Whether this context's session has a transaction, without making a
+    session when there is none (the REST API's new bill needs none: making
+    one and removing it at teardown was a measurable part of it)."""
+    return db.session.registry.has() and db.session().in_transaction()
+
+
 # --- hot statements on the driver's cursor (issue 16) ------------------------------------
 #
 # SQLAlchemy's per-execution work (compiled-cache key, context, result object)
@@ -71,3 +81,146 @@ def driver_params(found: tuple, params: dict):
     values = {name: processors[name](value) if name in processors else value
               for name, value in params.items()}
     return tuple(values[name] for name in positions) if positions is not None else values
+
+
+# --- group commit for the hot INSERT (issue 16) --------------------------------------------
+#
+# A new bill is one INSERT and a COMMIT. Under load most of a bill's database
+# time is the COMMIT (SQLite: writing the WAL frames; PostgreSQL: a round trip,
+# the transaction's own work, the WAL flush) and the connection's check-out
+# (PostgreSQL: the pool's ping, one more round trip). So a worker's threads
+# hand their INSERTs to whichever of them holds the engine's write lock, and it
+# runs all that are waiting in one transaction on one pooled connection: one
+# check-out, one round trip (PostgreSQL's pipeline mode) and one COMMIT for
+# several bills. Each thread answers only after the COMMIT that holds its row,
+# so an answered bill is stored; a worker killed before the COMMIT answered
+# none of them. The statements run one after another as before, each seeing
+# the ones before it (two requests for one new bill_no: the second inserts
+# nothing and takes the full path, as if it had come second).
+class _Insert:
+    __slots__ = ("sql", "params", "lock_key", "done", "rowcount", "error")
+
+    def __init__(self, sql: str, params, lock_key: str | None):
+        self.sql, self.params, self.lock_key = sql, params, lock_key
+        self.done, self.rowcount, self.error = False, None, None
+
+
+class WriteQueue:
+    """The engine's queue of hot INSERTs (see above). Its ``lock`` is also
+    what SQLite writers of this worker hold around their write transaction,
+    so they queue in Python, not in SQLite's busy handler (which sleeps in
+    steps of up to 100 ms)."""
+
+    PG_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+
+    def __init__(self, engine: Engine):
+        self.lock = threading.Lock()
+        self._engine_ref = weakref.ref(engine)
+        self._waiting: list[_Insert] = []
+        self._waiting_lock = threading.Lock()
+
+    def insert(self, sql: str, params, *, lock_key: str | None = None) -> int | None:
+        """Run ``sql`` (an INSERT, on the DBAPI cursor) and COMMIT it with the
+        others waiting: its rowcount, or None when a unique key refused the
+        row (nothing of it written). PostgreSQL: ``lock_key``'s transaction
+        advisory lock is taken first (all of a batch's, in key order, so two
+        workers' batches never wait for each other in a circle)."""
+        item = _Insert(sql, params, lock_key)
+        with self._waiting_lock:
+            self._waiting.append(item)
+        with self.lock:
+            if not item.done:
+                with self._waiting_lock:
+                    batch, self._waiting = self._waiting, []
+                try:
+                    self._run(batch)
+                except BaseException as error:  # every waiter of the batch learns it
+                    for other in batch:
+                        if not other.done:
+                            other.error, other.done = error, True
+        if item.error is not None:
+            raise item.error
+        return item.rowcount
+
+    def _run(self, batch: list[_Insert]) -> None:
+        engine = self._engine_ref()
+        integrity_error = engine.dialect.loaded_dbapi.IntegrityError
+        pooled = engine.raw_connection()
+        try:
+            connection = pooled.driver_connection
+            if engine.dialect.name == "postgresql":
+                self._run_postgresql(connection, batch, integrity_error)
+            else:
+                cursor = connection.cursor()
+                try:
+                    for item in batch:
+                        try:
+                            cursor.execute(item.sql, item.params)
+                            item.rowcount = cursor.rowcount
+                        except integrity_error:  # SQLite undoes that statement only
+                            item.rowcount = None
+                    connection.commit()
+                except BaseException:
+                    connection.rollback()
+                    raise
+                finally:
+                    cursor.close()
+                for item in batch:
+                    item.done = True
+        finally:
+            pooled.close()  # back to the pool
+
+    def _run_postgresql(self, connection, batch: list[_Insert], integrity_error) -> None:
+        # One simple-protocol query (a client-side-bound ClientCursor, the only
+        # kind that takes several statements): BEGIN, the advisory locks, the
+        # INSERTs, COMMIT. One round trip; in READ COMMITTED each statement
+        # takes its own snapshot, so every INSERT looks after the locks are
+        # held. (The pipeline mode did the same in three times the client CPU.)
+        import psycopg
+
+        cursor = psycopg.ClientCursor(connection)
+        locks = [cursor.mogrify(self.PG_LOCK_SQL, (key,))
+                 for key in sorted({item.lock_key for item in batch if item.lock_key})]
+        inserts = [cursor.mogrify(item.sql, item.params) for item in batch]
+        connection.autocommit = True  # the query's own BEGIN and COMMIT decide
+        try:
+            cursor.execute(";".join(["BEGIN", *locks, *inserts, "COMMIT"]), prepare=False)
+            counts = []
+            while True:
+                counts.append(cursor.rowcount)
+                if not cursor.nextset():
+                    break
+            for item, count in zip(batch, counts[1 + len(locks):]):
+                item.rowcount, item.done = count, True
+        except integrity_error:
+            # One row refused aborts the whole transaction: nothing of the
+            # batch is written. Each then runs alone.
+            cursor.execute("ROLLBACK")
+            connection.autocommit = False
+            if len(batch) == 1:
+                batch[0].rowcount, batch[0].done = None, True
+                return
+            for item in batch:
+                self._run_postgresql(connection, [item], integrity_error)
+        except BaseException:
+            if not connection.closed:
+                cursor.execute("ROLLBACK")
+            raise
+        finally:
+            cursor.close()
+            if not connection.closed and connection.autocommit:
+                connection.autocommit = False
+
+
+_QUEUES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_QUEUES_LOCK = threading.Lock()
+
+
+def write_queue(engine: Engine) -> WriteQueue:
+    queue = _QUEUES.get(engine)
+    if queue is None:
+        with _QUEUES_LOCK:
+            queue = _QUEUES.get(engine)
+            if queue is None:
+                queue = _QUEUES[engine] = WriteQueue(engine)
+    return queue

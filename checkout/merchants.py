@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import secrets
 import uuid
+import weakref
 from urllib.parse import urlsplit
 
 from . import channels as channel_catalogue
 from .clock import now_ms
-from .db import db
+from .db import db, session_in_transaction
 from .inputs import is_clean
 from .models import Merchant
 
@@ -115,21 +116,37 @@ def get_merchant(app_id: object) -> Merchant | None:
 #
 # Every signed REST call needs its merchant row; loading it through the ORM was
 # a fifth of a bill's CPU (bench/README.md). A worker keeps a detached copy per
-# app_id with the row's ``version`` (models.row_version: every UPDATE adds one,
-# so a rotated secret, a changed channel list or name is a new version) and
-# reads only that integer on each call, on the session's own connection. A
-# copy is used only when its version equals the database's at this moment, so
-# a change made by any worker or the CLI is seen by the next call.
+# (database, app_id) with the row's ``version`` (models.row_version: every
+# UPDATE adds one, so a rotated secret, a changed channel list or name is a new
+# version). A copy is believed only where its version is checked against the
+# database's at that moment:
+# - ``get_merchant_for_reading`` reads the row's version first (one indexed
+#   integer) and answers a copy of the current row;
+# - with ``checked=False`` it answers the copy as this worker last saw it, for
+#   a caller whose one write is itself conditional on ``copy.version`` (a new
+#   bill: ``bills._create_if_bill_no_unused``) and who asks ``is_current``
+#   before anything else it does with it. So a change made by any worker or the
+#   CLI is seen by the next call either way, without a query of its own on the
+#   hot path.
 _VERSION_SQL: dict[tuple[str, str], str] = {}
-_COPIES: dict[str, tuple[int, Merchant]] = {}
-_COPIES_MAX = 4096  # a bound on memory; dropped copies are loaded again
+_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> {app_id: copy}
+_COPIES_MAX = 4096  # a bound on memory per database; dropped copies are loaded again
 _COLUMNS = tuple(column.key for column in Merchant.__table__.columns)
+_COPY_MARK = "_checkout_reading_copy"
 
 
 def _detached_copy(merchant: Merchant) -> Merchant:
     """A transient Merchant with the row's values, in no session: safe to
     share between threads for reading (it is never added or flushed)."""
-    return Merchant(**{name: getattr(merchant, name) for name in _COLUMNS})
+    copy = Merchant(**{name: getattr(merchant, name) for name in _COLUMNS})
+    setattr(copy, _COPY_MARK, True)
+    return copy
+
+
+def copy_version(merchant: Merchant) -> int | None:
+    """The version a reading copy was made at, or None for a merchant loaded
+    in the session (current within its transaction)."""
+    return merchant.version if getattr(merchant, _COPY_MARK, False) else None
 
 
 def _current_version(app_id: str) -> int | None:
@@ -143,7 +160,7 @@ def _current_version(app_id: str) -> int | None:
         sql = _VERSION_SQL[(dialect.name, dialect.paramstyle)] = str(compiled)
     params = (app_id,) if dialect.paramstyle in ("qmark", "format", "numeric") \
         else {"app_id": app_id}
-    in_session = db.session().in_transaction()
+    in_session = session_in_transaction()
     pooled = None if in_session else db.engine.raw_connection()
     try:
         connection = (db.session.connection().connection if in_session
@@ -154,33 +171,49 @@ def _current_version(app_id: str) -> int | None:
             row = cursor.fetchone()
         finally:
             cursor.close()
+        if pooled is not None:
+            connection.rollback()  # end the read's transaction here, not at check-in
     finally:
         if pooled is not None:
-            pooled.close()  # back to the pool, its transaction (if any) rolled back
+            pooled.close()  # back to the pool
     return None if row is None else row[0]
 
 
-def get_merchant_for_reading(app_id: object) -> Merchant | None:
+def is_current(merchant: Merchant) -> bool:
+    """Whether a reading copy still has its row's version (always true for a
+    merchant loaded in the session)."""
+    version = copy_version(merchant)
+    return version is None or _current_version(merchant.app_id) == version
+
+
+def get_merchant_for_reading(app_id: object, *, checked: bool = True) -> Merchant | None:
     """``get_merchant`` for callers that only read the merchant (bill
-    creation): a detached copy checked against the row's version, or None.
-    Never modify or ``session.add`` what this returns."""
+    creation): a detached copy of the current row, or None. ``checked=False``:
+    the copy this worker last saw, without a query (see above: the caller's
+    write must be conditional on its version). Never modify or
+    ``session.add`` what this returns."""
     if not isinstance(app_id, str) or not app_id or len(app_id) > 36 or not is_clean(app_id):
         return None
+    copies = _COPIES.get(db.engine)
+    if copies is None:
+        copies = _COPIES.setdefault(db.engine, {})
+    kept = copies.get(app_id)
+    if kept is not None and not checked:
+        return kept
     version = _current_version(app_id)
     if version is None:
         return None
-    kept = _COPIES.get(app_id)
-    if kept is not None and kept[0] == version:
-        return kept[1]
+    if kept is not None and kept.version == version:
+        return kept
     merchant = db.session.execute(
         db.select(Merchant).where(Merchant.app_id == app_id)
         .execution_options(populate_existing=True)).scalar_one_or_none()
     if merchant is None:
         return None
     copy = _detached_copy(merchant)
-    if len(_COPIES) >= _COPIES_MAX:
-        _COPIES.clear()
-    _COPIES[app_id] = (copy.version, copy)
+    if len(copies) >= _COPIES_MAX:
+        copies.clear()
+    copies[app_id] = copy
     return copy
 
 

@@ -9,12 +9,13 @@ CHECKOUT_TEST_DATABASE_URL, on PostgreSQL."""
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
-from checkout import merchants, signing
+from checkout import create_app, merchants, signing
 from checkout.clock import now_ms
-from checkout.db import db
+from checkout.db import db, write_queue
 from checkout.models import Bill
 from checkout.sandbox import bills
 
@@ -171,3 +172,108 @@ def test_the_copy_is_not_in_any_session_and_follows_the_version(app, merchant):
 def test_an_unknown_app_id_has_no_copy(app):
     assert merchants.get_merchant_for_reading("no-such-app") is None
     assert merchants.get_merchant_for_reading("bad\x00id") is None
+
+
+def test_a_copy_older_than_a_rotated_secret_makes_no_bill_with_the_old_secret(app, client,
+                                                                              merchant):
+    app_id, old_secret = merchant.app_id, merchant.test_secret
+    assert signed_post(client, app_id, old_secret, request_for())["result_code"] == 0
+    assert merchants.get_merchant_for_reading(app_id, checked=False).test_secret == old_secret
+    merchants.rotate_secrets(merchants.get_merchant(app_id), ("test",))
+    request = request_for()
+    assert signed_post(client, app_id, old_secret, request)["result_code"] == bills.APP_INVALID
+    assert rows(request["bill_no"]) == []
+
+
+def test_a_changed_merchant_is_answered_from_its_current_row(app, client, merchant):
+    app_id = merchant.app_id
+    assert signed_post(client, app_id, merchant.test_secret, request_for())["result_code"] == 0
+    merchants.update_merchant(merchants.get_merchant(app_id), name="Renamed")
+    request = request_for()
+    assert signed_post(client, app_id, merchant.test_secret, request)["result_code"] == 0
+    assert len(rows(request["bill_no"])) == 1
+    assert merchants.get_merchant_for_reading(app_id, checked=False).name == "Renamed"
+
+
+# --- new bills committed together (db.WriteQueue) -------------------------------------------
+
+def queued_creations(app, merchant, requests: list[dict]) -> list:
+    """Create ``requests`` as the REST API does, from one thread each, all
+    waiting in the write queue while the test holds its lock, so that one of
+    them commits them all in one transaction."""
+    app_id = merchant.app_id
+    queue = write_queue(db.engine)
+    results: list = [None] * len(requests)
+
+    def work(i):
+        with app.app_context():
+            copy = merchants.get_merchant_for_reading(app_id)
+            db.session.commit()
+            results[i] = bills.create_bill(copy, dict(requests[i]), test_mode=True)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(requests))]
+    with queue.lock:
+        for thread in threads:
+            thread.start()
+        waiting = threading.Event()
+        while len(queue._waiting) < len(requests):  # every thread has queued its INSERT
+            waiting.wait(0.001)
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_new_bills_waiting_together_are_all_stored_and_answered(app, merchant):
+    requests = [request_for() for _ in range(6)]
+    answers = queued_creations(app, merchant, requests)
+    assert {a["result_code"] for a in answers} == {0}
+    assert [rows(r["bill_no"])[0].id for r in requests] == [a["id"] for a in answers]
+
+
+def test_one_bill_no_twice_in_one_batch_makes_one_bill(app, merchant):
+    request = request_for()
+    answers = queued_creations(app, merchant, [request, request, request])
+    assert {a["result_code"] for a in answers} == {0}
+    assert len({a["id"] for a in answers}) == 1 and len(rows(request["bill_no"])) == 1
+
+
+def test_a_row_refused_by_a_unique_key_does_not_cost_its_batch_the_others(app, merchant,
+                                                                          monkeypatch):
+    # Two new bills drawn with one cashier token (the key other than bill_no's):
+    # the second is refused by it, then takes the full path with a new token.
+    tokens = iter(["same-token", "same-token", "other-1", "other-2", "other-3"])
+    monkeypatch.setattr(bills.secrets, "token_urlsafe", lambda _n: next(tokens))
+    requests = [request_for() for _ in range(3)]
+    answers = queued_creations(app, merchant, requests)
+    assert {a["result_code"] for a in answers} == {0}
+    stored = [rows(r["bill_no"]) for r in requests]
+    assert all(len(found) == 1 for found in stored)
+    assert len({found[0].cashier_token for found in stored}) == 3
+
+
+def test_two_workers_racing_channels_with_different_fees_keep_one_fee(app, app_config, merchant,
+                                                                      race):
+    # Two apps, two engines: two workers' write queues on their own connections
+    # (within one worker, racing threads are committed by one of them in turn).
+    other = create_app(app_config)
+    app_id = merchant.app_id
+    channels = ["WX_NATIVE", "ALI_WEB", "UN_WEB", "JD_WEB", "ALI_WAP", "BD_WEB"]
+
+    def create_in(worker, request, i):
+        with worker.app_context():
+            copy = merchants.get_merchant_for_reading(app_id)
+            db.session.commit()
+            return bills.create_bill(copy, {**request, "channel": channels[i],
+                                            "total_fee": 100 + i}, test_mode=True)
+
+    try:
+        for _round in range(8):  # a lost race shows in some rounds, not all
+            request = request_for()
+            answers = race(len(channels),
+                           lambda i: create_in(app if i % 2 else other, request, i))
+            stored = rows(request["bill_no"])
+            assert len({bill.bill_fee for bill in stored}) == 1
+            assert len(stored) == sum(a["result_code"] == 0 for a in answers)
+    finally:
+        with other.app_context():
+            db.engine.dispose()

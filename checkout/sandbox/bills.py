@@ -27,7 +27,6 @@ import contextlib
 import json
 import re
 import secrets
-import threading
 import uuid
 from urllib.parse import urlsplit
 
@@ -40,7 +39,7 @@ from sqlalchemy.orm.attributes import instance_state
 from .. import channels as catalogue
 from .. import merchants, signing
 from ..clock import now_ms
-from ..db import db, driver_params, driver_sql
+from ..db import db, driver_params, driver_sql, session_in_transaction, write_queue
 from ..inputs import json_size
 from ..models import Bill, Merchant
 from . import channel_answers, expiry, live_channels
@@ -99,14 +98,16 @@ SECRET_KINDS = ("app", "test", "master")
 
 
 def authenticate(fields: dict, *, secret: str = "app", now: int | None = None,
-                 read_only: bool = False) -> Merchant:
+                 read_only: bool = False, fresh: bool = False) -> Merchant:
     """The merchant app whose ``app_sign`` over ``app_id + timestamp`` with the
     ``secret`` kind ("app", "test" for sandbox routes, "master" for refunds) is
     right, and whose timestamp is within ``APP_SIGN_WINDOW_SECONDS`` of our
     clock. Raises ``Refused``: 4 when a field is missing, 1 APP_INVALID
     otherwise (seed 001 line 133). Secrets never appear in an err_detail.
-    ``read_only``: the caller never modifies the merchant, so the worker's
-    version-checked copy may answer (``merchants.get_merchant_for_reading``)."""
+    ``read_only``: the caller never modifies the merchant and checks the
+    copy's version before it relies on it (``create_bill``), so the worker's
+    copy answers without a query (``merchants.get_merchant_for_reading``);
+    with ``fresh`` too, a copy of the row as it is now."""
     assert secret in SECRET_KINDS
     for name in ("app_id", "timestamp", "app_sign"):
         if fields.get(name) in (None, ""):
@@ -120,12 +121,18 @@ def authenticate(fields: dict, *, secret: str = "app", now: int | None = None,
         raise Refused(APP_INVALID, "timestamp must be milliseconds since the epoch")
     if not isinstance(sign, str):
         raise Refused(APP_INVALID, "app_sign must be a string")
-    merchant = (merchants.get_merchant_for_reading(app_id) if read_only
+    merchant = (merchants.get_merchant_for_reading(app_id, checked=fresh) if read_only
                 else merchants.get_merchant(app_id))
     if merchant is None:
         raise Refused(APP_INVALID, "no app with this app_id")
-    key = getattr(merchant, f"{secret}_secret")
-    if not signing.verify_app_sign(merchant.app_id, timestamp, key, sign):
+    right = signing.verify_app_sign(merchant.app_id, timestamp,
+                                    getattr(merchant, f"{secret}_secret"), sign)
+    if not right and read_only and not fresh and not merchants.is_current(merchant):
+        # This worker's copy is older than a rotated secret: ask the row.
+        merchant = merchants.get_merchant_for_reading(app_id)
+        right = merchant is not None and signing.verify_app_sign(
+            merchant.app_id, timestamp, getattr(merchant, f"{secret}_secret"), sign)
+    if not right:
         which = {"app": "app_secret", "test": "test_secret", "master": "master_secret"}[secret]
         raise Refused(APP_INVALID, f"app_sign is wrong: expected md5(app_id + timestamp + {which})")
     window_s = int(current_app.config.get("APP_SIGN_WINDOW_SECONDS", 900))
@@ -340,9 +347,6 @@ def _apply_coupon(merchant: Merchant, coupon_id: str | None, buyer_id: str | Non
 
 # --- creation -------------------------------------------------------------------------
 
-_PG_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
-
-
 def _bill_no_key(app_id: str, test_mode: bool, bill_no: str) -> str:
     """The advisory lock's key: the same for the full and the fast path."""
     return f"bill:{app_id}:{int(test_mode)}:{bill_no}"
@@ -452,27 +456,43 @@ def _bill_values(merchant: Merchant, common: dict, channel: catalogue.Channel, w
 # the bill_no is taken and the full path in ``open_bill`` (lock, read, rules)
 # decides, exactly as before.
 # - SQLite runs a statement's read and write under the write lock it takes at
-#   the statement's start, so the check and the insert are one atomic step; a
-#   per-process lock queues this worker's threads in Python instead of in
-#   SQLite's busy handler, which sleeps in growing steps of up to 100 ms
-#   (bench/README.md, "Where a bill's time goes").
+#   the statement's start, so the check and the insert are one atomic step;
+#   the engine's write queue (``db.WriteQueue``) lines this worker's threads up
+#   in Python instead of in SQLite's busy handler, which sleeps in growing
+#   steps of up to 100 ms (bench/README.md, "Where a bill's time goes"), and
+#   commits the REST API's new bills several at a time.
 # - PostgreSQL takes the full path's advisory lock first, in its own statement:
 #   the INSERT's snapshot must begin after the lock is held, so that it sees a
 #   bill committed by the lock's previous holder.
+# - A worker's copy of the merchant (``merchants.get_merchant_for_reading``
+#   with ``checked=False``) is believed only if the merchant's row still has
+#   the copy's version when the bill is inserted: the same statement checks it
+#   (``merchant_version``), so a bill is never made with a rotated secret or a
+#   changed merchant; when nothing was inserted, ``open_bill`` asks whether the
+#   copy is current before anything else.
 _NEW_BILL_SQL: dict[tuple, object] = {}
-_SQLITE_WRITES = threading.Lock()
 
 
-def _new_bill_statement(keys: tuple[str, ...]):
-    statement = _NEW_BILL_SQL.get(keys)
+class MerchantChanged(Exception):
+    """The merchant's row changed since this worker copied it: authenticate
+    again with the current row (``checkout.web.rest_api.serve``)."""
+
+
+def _new_bill_statement(keys: tuple[str, ...], *, merchant_checked: bool):
+    statement = _NEW_BILL_SQL.get((keys, merchant_checked))
     if statement is None:
-        table = Bill.__table__
+        table, merchants_table = Bill.__table__, Merchant.__table__
         taken = exists().where(table.c.app_id == bindparam("app_id"),
                                table.c.test_mode == bindparam("test_mode"),
                                table.c.bill_no == bindparam("bill_no"))
-        statement = _NEW_BILL_SQL[keys] = insert(table).from_select(
+        condition = ~taken
+        if merchant_checked:
+            condition = condition & exists().where(
+                merchants_table.c.app_id == bindparam("app_id"),
+                merchants_table.c.version == bindparam("merchant_version"))
+        statement = _NEW_BILL_SQL[(keys, merchant_checked)] = insert(table).from_select(
             list(keys), select(*[bindparam(key, type_=table.c[key].type) for key in keys])
-            .where(~taken))
+            .where(condition))
     return statement
 
 
@@ -493,16 +513,23 @@ def _all_columns(values: dict) -> dict:
     return out
 
 
-def _create_if_bill_no_unused(values: dict) -> Bill | None:
-    """Insert the bill if no bill holds its (app, mode, bill_no) yet, and
-    commit: the new bill (persistent, loaded), or None when the bill_no is
-    taken (nothing written, the transaction ended)."""
+def _create_if_bill_no_unused(values: dict, merchant_version: int | None, *,
+                              in_session: bool = True) -> Bill | None:
+    """Insert the bill if no bill holds its (app, mode, bill_no) yet (and,
+    with ``merchant_version``, the merchant's row still has that version),
+    and commit: the new bill (loaded; persistent in the session if
+    ``in_session``, else detached), or None when nothing was inserted (the
+    transaction ended)."""
     row = _all_columns(values)
-    statement = _new_bill_statement(tuple(row))
-    if not db.session().in_transaction():
+    keys = tuple(row)
+    statement = _new_bill_statement(keys, merchant_checked=merchant_version is not None)
+    if merchant_version is not None:
+        row["merchant_version"] = merchant_version
+    if not session_in_transaction():
         # Nothing of the caller's to commit with it (the REST API): the
         # statement and COMMIT run on a pooled connection's cursor.
-        return _loaded(row) if _insert_on_driver_cursor(tuple(row), statement, row) else None
+        inserted = _insert_on_driver_cursor((keys, merchant_version is not None), statement, row)
+        return _loaded(row, keys, in_session=in_session) if inserted else None
     connection = db.session.connection()
     if connection.dialect.name == "postgresql":
         _lock_bill_no(row["app_id"], row["test_mode"], row["bill_no"])
@@ -511,7 +538,7 @@ def _create_if_bill_no_unused(values: dict) -> Bill | None:
         # A caller already inside a write transaction holds SQLite's lock:
         # queueing it behind threads that wait for that lock would deadlock.
         in_write = connection.connection.driver_connection.in_transaction
-        queue = contextlib.nullcontext() if in_write else _SQLITE_WRITES
+        queue = contextlib.nullcontext() if in_write else write_queue(connection.engine).lock
     with queue:
         try:
             inserted = connection.execute(statement, row).rowcount == 1
@@ -523,74 +550,58 @@ def _create_if_bill_no_unused(values: dict) -> Bill | None:
         _commit_keeping_loaded()  # the new bill, or ends the empty transaction and lock
     if not inserted:
         return None
-    return _loaded(row)
+    return _loaded(row, keys)
 
 
-def _loaded(row: dict) -> Bill:
-    """The bill just inserted, persistent in the session without a query."""
+def _loaded(row: dict, keys: tuple[str, ...], *, in_session: bool = True) -> Bill:
+    """The bill just inserted, without a query: persistent in the session,
+    or detached for a caller that only reads it."""
     # Filled as a query's load fills it (no per-attribute events of __init__,
     # a measurable part of a bill): every column set, nothing to load again.
     bill = Bill._sa_class_manager.new_instance()
-    instance_state(bill).dict.update(row)
+    instance_state(bill).dict.update({key: row[key] for key in keys})
     make_transient_to_detached(bill)  # the row exists: no INSERT on the next flush
-    db.session.add(bill)
+    if in_session:
+        db.session.add(bill)
     return bill
 
 
 def _insert_on_driver_cursor(keys: tuple, statement, row: dict) -> bool | None:
     """The fast path's INSERT and COMMIT on a pooled connection's DBAPI cursor
-    (``db.driver_sql``): True when inserted, False when the bill_no is taken,
+    (``db.driver_sql``), committed with other threads' new bills
+    (``db.WriteQueue``): True when inserted, False when the bill_no is taken,
     None when another unique key refused the row (nothing written)."""
     engine = db.engine
     found = driver_sql(keys, statement, engine.dialect)
-    params = driver_params(found, row)
-    pooled = engine.raw_connection()
-    try:
-        connection = pooled.driver_connection
-        postgresql = engine.dialect.name == "postgresql"
-        with contextlib.nullcontext() if postgresql else _SQLITE_WRITES:
-            cursor = connection.cursor()
-            try:
-                if postgresql:
-                    # Lock, INSERT and COMMIT in one round trip (psycopg's
-                    # pipeline mode): the server still runs them one after
-                    # the other, the INSERT with a snapshot taken once the
-                    # lock is held.
-                    with connection.pipeline():
-                        cursor.execute(_PG_LOCK_SQL, (_bill_no_key(
-                            row["app_id"], row["test_mode"], row["bill_no"]),))
-                        cursor.execute(found[0], params)
-                        connection.commit()  # also ends the advisory lock
-                    inserted = cursor.rowcount == 1
-                else:
-                    cursor.execute(found[0], params)
-                    inserted = cursor.rowcount == 1
-                    connection.commit()
-            except engine.dialect.loaded_dbapi.IntegrityError:
-                connection.rollback()
-                return None
-            finally:
-                cursor.close()
-    finally:
-        pooled.close()  # back to the pool
-    return inserted
+    # PostgreSQL: the full path's advisory lock first, so the INSERT's snapshot
+    # sees a bill committed by the lock's previous holder.
+    lock_key = (_bill_no_key(row["app_id"], row["test_mode"], row["bill_no"])
+                if engine.dialect.name == "postgresql" else None)
+    rowcount = write_queue(engine).insert(found[0], driver_params(found, row),
+                                          lock_key=lock_key)
+    return None if rowcount is None else rowcount == 1
 
 
 def open_bill(merchant: Merchant, common: dict, channel: catalogue.Channel, web: dict, *,
               test_mode: bool, extra_params: dict | None = None,
-              reopen: bool | None = None) -> Bill:
+              reopen: bool | None = None, in_session: bool = True) -> Bill:
     """Find or create the bill for (app, mode, bill_no, channel), race-safe:
     the unique index on live bills decides, and the loser re-reads the
     winner's row. ``reopen`` (default: asked by ``expiry.reopening``): a
     channel whose bill expired or failed gets a new bill, see
-    ``_same_order_check``."""
+    ``_same_order_check``. A new bill made without a transaction of the
+    caller's is left out of the session unless ``in_session``. Raises
+    ``MerchantChanged`` when ``merchant`` is a worker's copy older than its
+    row."""
     if common["coupon_id"] is None:
         # No coupon: nothing to read before the row is built (issue 16).
         created = _create_if_bill_no_unused(_bill_values(
             merchant, common, channel, web, test_mode=test_mode, extra_params=extra_params,
-            now=now_ms()))
+            now=now_ms()), merchants.copy_version(merchant), in_session=in_session)
         if created is not None:
             return created
+    if not merchants.is_current(merchant):
+        raise MerchantChanged()
     if reopen is None:
         reopen = expiry.reopening_asked()
     for _attempt in range(2):
@@ -639,7 +650,7 @@ def create_bill(merchant: Merchant, request: dict, *, test_mode: bool = False) -
         common = check_common(request)
         web = check_web_fields(request, channel)
         if test_mode:
-            bill = open_bill(merchant, common, channel, web, test_mode=True)
+            bill = open_bill(merchant, common, channel, web, test_mode=True, in_session=False)
             return answer(OK, id=bill.id, **channel_answers.answer_fields(bill, merchant))
         # Live: the merchant's own credentials at the channel's provider, or
         # 2 PAY_FACTOR_NOT_SET before anything is written (issue 14).

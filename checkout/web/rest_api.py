@@ -65,10 +65,21 @@ def serve(read: Callable[[], dict], work: Callable[[Merchant, dict], dict], *,
           secret: str = "app", read_only: bool = False):
     """Read the fields, authenticate them with ``secret``'s kind, run ``work``
     and answer its map; any ``Refused`` becomes its result code. ``read_only``:
-    ``work`` never modifies the merchant (``bills.authenticate``)."""
+    ``work`` never modifies the merchant and raises ``bills.MerchantChanged``
+    before doing anything with a copy older than its row
+    (``bills.authenticate``)."""
     try:
         fields = read()
         merchant = bills.authenticate(fields, secret=secret, read_only=read_only)
+        for fresh in (True, False):
+            try:
+                return jsonify(work(merchant, fields))
+            except bills.MerchantChanged:
+                # The worker's copy was older than the merchant's row (a rotated
+                # secret, …): nothing was written. Once more with a fresh copy,
+                # then (changed again meanwhile) with the session's row.
+                merchant = bills.authenticate(fields, secret=secret, read_only=fresh,
+                                              fresh=fresh)
         return jsonify(work(merchant, fields))
     except Refused as refused:
         return jsonify(refused.answer())
