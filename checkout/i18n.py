@@ -48,6 +48,9 @@ def select_locale() -> str:
 
 
 def remember_choice(response):
+    query = request.environ.get("QUERY_STRING", "")
+    if "lang" not in query and "%" not in query:
+        return response  # no choice made (most requests: no query to parse)
     choice = request.args.get("lang", "").lower()
     if choice in ALIASES:
         # SameSite=None so the choice also sticks inside a merchant's iframe.

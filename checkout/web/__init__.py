@@ -60,13 +60,19 @@ DEFAULT_CSP = (
 )
 
 
+SAFE_HEADERS = (("X-Content-Type-Options", "nosniff"),
+                ("Referrer-Policy", "strict-origin-when-cross-origin"))
+
+
 def security_headers(response):
     """Safe defaults for every response. A view that may be framed by a
     merchant sets its own Content-Security-Policy (with its frame-ancestors)."""
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    if response.mimetype == "text/html":
-        response.headers.setdefault("Content-Security-Policy", DEFAULT_CSP)
+    headers = response.headers
+    for name, value in SAFE_HEADERS:
+        if name not in headers:
+            headers.add(name, value)  # add: the name is known to be absent
+    if "Content-Security-Policy" not in headers and response.mimetype == "text/html":
+        headers.add("Content-Security-Policy", DEFAULT_CSP)
     return response
 
 
