@@ -3,6 +3,9 @@ same Alembic migrations (``checkout/migrations``) build both."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import re
 import threading
 import weakref
@@ -107,10 +110,12 @@ class _Insert:
 
 
 class WriteQueue:
-    """The engine's queue of hot INSERTs (see above). Its ``lock`` is also
-    what SQLite writers of this worker hold around their write transaction,
-    so they queue in Python, not in SQLite's busy handler (which sleeps in
-    steps of up to 100 ms)."""
+    """The engine's queue of hot INSERTs (see above). On SQLite its
+    ``writing()`` is also what the hot writers of this worker hold around
+    their write transaction (``lock`` among this worker's threads, a file lock
+    beside the database among workers), so they queue without SQLite's busy
+    handler, which sleeps 1, 2, 5 … up to 100 ms between tries: a writer
+    waiting for the file lock wakes as soon as it is released."""
 
     PG_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 
@@ -119,6 +124,38 @@ class WriteQueue:
         self._engine_ref = weakref.ref(engine)
         self._waiting: list[_Insert] = []
         self._waiting_lock = threading.Lock()
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        self._lock_path = (database + "-writers" if database and database != ":memory:"
+                           and not database.startswith("file:") else None)
+        self._lock_file: tuple[int, int] | None = None  # (pid, fd): opened after the fork
+
+    @contextlib.contextmanager
+    def writing(self):
+        """Hold this database's write turn (SQLite: among threads and workers)."""
+        with self.lock, self._workers_turn():
+            yield
+
+    @contextlib.contextmanager
+    def _workers_turn(self):
+        fd = self._file_lock()
+        if fd is None:
+            yield
+            return
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _file_lock(self) -> int | None:
+        if self._lock_path is None:
+            return None
+        if self._lock_file is None or self._lock_file[0] != os.getpid():
+            # Each process its own open file: a lock taken through a file
+            # opened before a fork would be shared by parent and child.
+            self._lock_file = (os.getpid(), os.open(self._lock_path, os.O_RDWR | os.O_CREAT,
+                                                    0o600))
+        return self._lock_file[1]
 
     def insert(self, sql: str, params, *, lock_key: str | None = None) -> int | None:
         """Run ``sql`` (an INSERT, on the DBAPI cursor) and COMMIT it with the
@@ -130,11 +167,12 @@ class WriteQueue:
         with self._waiting_lock:
             self._waiting.append(item)
         with self.lock:
-            if not item.done:
+            if not item.done:  # else a thread before it committed it
                 with self._waiting_lock:
                     batch, self._waiting = self._waiting, []
                 try:
-                    self._run(batch)
+                    with self._workers_turn():
+                        self._run(batch)
                 except BaseException as error:  # every waiter of the batch learns it
                     for other in batch:
                         if not other.done:

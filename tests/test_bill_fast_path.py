@@ -8,14 +8,16 @@ CHECKOUT_TEST_DATABASE_URL, on PostgreSQL."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import threading
 
 import pytest
 
 from checkout import create_app, merchants, signing
 from checkout.clock import now_ms
-from checkout.db import db, write_queue
+from checkout.db import WriteQueue, db, write_queue
 from checkout.models import Bill
 from checkout.sandbox import bills
 
@@ -277,3 +279,28 @@ def test_two_workers_racing_channels_with_different_fees_keep_one_fee(app, app_c
     finally:
         with other.app_context():
             db.engine.dispose()
+
+
+def test_sqlite_batches_are_written_in_the_workers_turn(app, merchant, monkeypatch):
+    # The turn is a file lock beside the database, so two workers' writers
+    # queue in the kernel instead of sleeping in SQLite's busy handler.
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite only: PostgreSQL writers do not share one lock")
+    lock_path = db.engine.url.database + "-writers"
+    seen = []
+    run = WriteQueue._run
+
+    def run_seeing_the_turn(queue, batch):
+        other = os.open(lock_path, os.O_RDWR)
+        try:
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            seen.append("free")
+        except BlockingIOError:
+            seen.append("held")
+        finally:
+            os.close(other)
+        return run(queue, batch)
+
+    monkeypatch.setattr(WriteQueue, "_run", run_seeing_the_turn)
+    assert create(merchant.app_id, request_for(), in_transaction=False)["result_code"] == 0
+    assert seen == ["held"]

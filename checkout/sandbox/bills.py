@@ -24,6 +24,7 @@ several channels may hold OPEN bills for one bill_no, and settlement
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import re
 import secrets
@@ -496,20 +497,23 @@ def _new_bill_statement(keys: tuple[str, ...], *, merchant_checked: bool):
     return statement
 
 
+@functools.cache
+def _python_defaults() -> tuple:
+    """(column key, its Python default or None) of every column the database
+    does not fill itself (a server default)."""
+    return tuple((column.key, column.default) for column in Bill.__table__.columns
+                 if column.default is not None or column.server_default is None)
+
+
 def _all_columns(values: dict) -> dict:
     """``values`` with every other column's Python default (the ORM applies
     them on flush; this statement is Core). Columns with only a server
     default are left to the database."""
     out = dict(values)
-    for column in Bill.__table__.columns:
-        if column.key in out:
-            continue
-        default = column.default
-        if default is None:
-            if column.server_default is None:
-                out[column.key] = None
-            continue
-        out[column.key] = default.arg(None) if default.is_callable else default.arg
+    for key, default in _python_defaults():
+        if key not in out:
+            out[key] = (None if default is None else
+                        default.arg(None) if default.is_callable else default.arg)
     return out
 
 
@@ -538,7 +542,7 @@ def _create_if_bill_no_unused(values: dict, merchant_version: int | None, *,
         # A caller already inside a write transaction holds SQLite's lock:
         # queueing it behind threads that wait for that lock would deadlock.
         in_write = connection.connection.driver_connection.in_transaction
-        queue = contextlib.nullcontext() if in_write else write_queue(connection.engine).lock
+        queue = contextlib.nullcontext() if in_write else write_queue(connection.engine).writing()
     with queue:
         try:
             inserted = connection.execute(statement, row).rowcount == 1

@@ -68,10 +68,13 @@ def security_headers(response):
     """Safe defaults for every response. A view that may be framed by a
     merchant sets its own Content-Security-Policy (with its frame-ancestors)."""
     headers = response.headers
+    # One pass over the few headers set (Werkzeug's ``in`` raises and catches
+    # a KeyError for every absent name).
+    present = {name.lower() for name, _value in headers}
     for name, value in SAFE_HEADERS:
-        if name not in headers:
-            headers.add(name, value)  # add: the name is known to be absent
-    if "Content-Security-Policy" not in headers and response.mimetype == "text/html":
+        if name.lower() not in present:
+            headers.add(name, value)
+    if "content-security-policy" not in present and response.mimetype == "text/html":
         headers.add("Content-Security-Policy", DEFAULT_CSP)
     return response
 
