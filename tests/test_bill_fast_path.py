@@ -18,6 +18,7 @@ import pytest
 from checkout import create_app, merchants, signing
 from checkout.clock import now_ms
 from checkout.db import WriteQueue, db, write_queue
+from checkout.gateway.embedded import EmbeddedGateway
 from checkout.models import Bill
 from checkout.sandbox import bills
 
@@ -304,3 +305,13 @@ def test_sqlite_batches_are_written_in_the_workers_turn(app, merchant, monkeypat
     monkeypatch.setattr(WriteQueue, "_run", run_seeing_the_turn)
     assert create(merchant.app_id, request_for(), in_transaction=False)["result_code"] == 0
     assert seen == ["held"]
+
+
+def test_the_checkout_gateway_takes_the_current_row_over_an_older_copy(app, merchant):
+    # The hand-off passes the merchant it holds; a copy made before a change
+    # of the row must not cost the shopper the bill.
+    copy = merchants.get_merchant_for_reading(merchant.app_id)
+    merchants.update_merchant(merchants.get_merchant(merchant.app_id), name="Renamed")
+    request = request_for("ALI_WEB")
+    answer = EmbeddedGateway(test_mode=True).create_bill(copy, dict(request))
+    assert answer["result_code"] == 0 and len(rows(request["bill_no"])) == 1
