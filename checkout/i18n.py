@@ -9,7 +9,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from flask import Flask, request
-from flask_babel import Babel
+from flask_babel import Babel, get_translations
+from jinja2 import pass_context
+from markupsafe import Markup
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
@@ -65,9 +67,44 @@ def html_lang() -> str:
     return "zh-CN" if str(get_locale()).startswith("zh") else "en"
 
 
+@lru_cache(maxsize=16)
+def template_gettext(translations) -> dict:
+    """``gettext`` and ``ngettext`` for templates, bound to one language's
+    translations. Flask-Babel's template callables look the translations up
+    again (request context, locale) for every ``_()``; a page has dozens.
+    These behave as Jinja's newstyle ones (autoescape, ``%`` formatting,
+    ``num``). Kept per translations object: Flask-Babel keeps one per locale
+    for the life of the app, so a new object (another locale) gets its own."""
+
+    @pass_context
+    def gettext(context, string: str, **variables) -> str:
+        text = translations.ugettext(string)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)
+        return text % variables
+
+    @pass_context
+    def ngettext(context, singular: str, plural: str, num: int, **variables) -> str:
+        variables.setdefault("num", num)
+        text = translations.ungettext(singular, plural, num)
+        if context.eval_ctx.autoescape:
+            text = Markup(text)
+        return text % variables
+
+    return {"gettext": gettext, "ngettext": ngettext}
+
+
+def _bind_translations() -> dict:
+    # A render's context variables win over the environment's globals, so
+    # every ``_()`` of the page finds these (macros of templates imported
+    # without context keep Flask-Babel's globals, which give the same text).
+    return template_gettext(get_translations())
+
+
 def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES",
                           str(Path(app.root_path).parent / "translations"))
     babel.init_app(app, locale_selector=select_locale, default_locale=DEFAULT_LOCALE)
     app.after_request(remember_choice)
     app.jinja_env.globals["html_lang"] = html_lang
+    app.context_processor(_bind_translations)
