@@ -145,6 +145,11 @@ def _page(template: str, order: CheckoutOrder | None, merchant: Merchant | None,
         merchant, script_hashes=script_hashes, frame_src=frame_src)
     # Pages name one checkout: never kept by shared caches or shown from history stale.
     response.headers["Cache-Control"] = "no-store"
+    if order is not None:
+        # The language may come from the lang cookie (checkout.i18n). Said
+        # since the CSRF token stopped reading the session (which made Flask
+        # add it), so order pages keep the header they always had.
+        response.headers["Vary"] = "Cookie"
     return response
 
 
