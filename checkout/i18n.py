@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flask import Flask, request
 from flask_babel import Babel, get_translations
-from jinja2 import pass_context
+from jinja2 import pass_eval_context
 from jinja2.filters import do_urlencode
 from markupsafe import Markup
 from werkzeug.datastructures import LanguageAccept
@@ -81,29 +81,31 @@ def switch_queries() -> tuple[str, str]:
 
 @lru_cache(maxsize=16)
 def template_gettext(translations) -> dict:
-    """``gettext`` and ``ngettext`` for templates, bound to one language's
-    translations. Flask-Babel's template callables look the translations up
-    again (request context, locale) for every ``_()``; a page has dozens.
-    These behave as Jinja's newstyle ones (autoescape, ``%`` formatting,
-    ``num``). Kept per translations object: Flask-Babel keeps one per locale
-    for the life of the app, so a new object (another locale) gets its own."""
+    """``_``, ``gettext`` and ``ngettext`` for templates, bound to one
+    language's translations. Flask-Babel's template callables look the
+    translations up again (request context, locale) for every ``_()``, and
+    Jinja's ``_`` is one more call on the way; a page has dozens. These behave
+    as Jinja's newstyle ones (autoescape, ``%`` formatting, ``num``). Kept per
+    translations object: Flask-Babel keeps one per locale for the life of the
+    app, so a new object (another locale) gets its own."""
 
-    @pass_context
-    def gettext(context, string: str, **variables) -> str:
+    @pass_eval_context
+    def gettext(eval_ctx, string: str, **variables) -> str:
         text = translations.ugettext(string)
-        if context.eval_ctx.autoescape:
+        if eval_ctx.autoescape:
             text = Markup(text)
-        return text % variables
+        # Without a "%" in it, formatting gives the text back unchanged.
+        return text % variables if variables or "%" in text else text
 
-    @pass_context
-    def ngettext(context, singular: str, plural: str, num: int, **variables) -> str:
+    @pass_eval_context
+    def ngettext(eval_ctx, singular: str, plural: str, num: int, **variables) -> str:
         variables.setdefault("num", num)
         text = translations.ungettext(singular, plural, num)
-        if context.eval_ctx.autoescape:
+        if eval_ctx.autoescape:
             text = Markup(text)
         return text % variables
 
-    return {"gettext": gettext, "ngettext": ngettext}
+    return {"_": gettext, "gettext": gettext, "ngettext": ngettext}
 
 
 def _bind_translations() -> dict:

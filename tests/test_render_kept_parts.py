@@ -134,12 +134,14 @@ def test_the_language_switch_keeps_the_query_as_the_templates_filters_did(app, q
 def test_bound_translations_give_flask_babels_text(app, language):
     template = app.jinja_env.from_string(
         "{{ _('Checkout') }}|{{ _('Taking you to %(channel)s…', channel='<b>') }}|"
+        "{{ _('100%% <sure>') }}|{{ gettext('Checkout') }}|"
         "{{ ngettext('Try again in %(num)d minute.', 'Try again in %(num)d minutes.', 3) }}")
     with app.test_request_context("/pay/x", headers={"Accept-Language": language}):
         bound = template.render(**i18n._bind_translations())
         babel = template.render()  # Flask-Babel's own template callables
     assert bound == babel
     assert ("收银台" in bound) == (language == "zh-CN") and "&lt;b&gt;" in bound
+    assert "|100% <sure>|" in bound
 
 
 # --- the CSRF token --------------------------------------------------------------------------
