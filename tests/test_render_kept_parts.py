@@ -45,10 +45,9 @@ def order(client, merchant, button_order):
     return db.session.get(CheckoutOrder, response.headers["Location"].rsplit("/", 1)[1])
 
 
-def _clear_kept_parts():
+def _clear_kept_parts(app):
     brand_marks._rendered.cache_clear()
-    kept_urls._static_url.cache_clear()
-    kept_urls._endpoint_url.cache_clear()
+    app.extensions[kept_urls.EXTENSION].clear()
     i18n.template_gettext.cache_clear()
     security._csp.cache_clear()
     security._serializer.cache_clear()
@@ -61,11 +60,11 @@ def _without_token(html: bytes) -> str:
 @pytest.mark.parametrize("user_agent", [PC_UA, PHONE_UA, WECHAT_UA])
 @pytest.mark.parametrize("language", ["zh-CN", "en"])
 @pytest.mark.parametrize("path", ["", "?all=1&lang=en&x=%E4%B8%AD", "/channel/ALI_WEB"])
-def test_order_pages_are_the_same_with_the_kept_parts_made_again(client, order, user_agent,
-                                                                  language, path):
+def test_order_pages_are_the_same_with_the_kept_parts_made_again(app, client, order,
+                                                                  user_agent, language, path):
     headers = {"User-Agent": user_agent, "Accept-Language": language}
     first = client.get(f"/pay/{order.id}{path}", headers=headers)
-    _clear_kept_parts()
+    _clear_kept_parts(app)
     again = client.get(f"/pay/{order.id}{path}", headers=headers)
     assert again.status_code == first.status_code
     assert _without_token(again.data) == _without_token(first.data)
@@ -96,24 +95,27 @@ def test_a_changed_brands_template_gives_new_marks():
 @pytest.mark.parametrize("filename", ["css/checkout.css", "css/pay.css", "js/pay.js",
                                       "favicon.svg", "no/such/file.css"])
 def test_a_kept_static_url_is_url_for_static(app, filename):
+    static_url = app.jinja_env.globals["static_url"]
     with app.test_request_context("/pay/x"):
-        assert kept_urls.static_url(filename) == url_for("static", filename=filename)
+        assert static_url(filename) == url_for("static", filename=filename)
     with app.test_request_context("/pay/x", base_url="http://localhost/shop"):
-        assert kept_urls.static_url(filename) == url_for("static", filename=filename)
-        assert kept_urls.static_url(filename).startswith("/shop/static/")
+        assert static_url(filename) == url_for("static", filename=filename)
+        assert static_url(filename).startswith("/shop/static/")
 
 
 def test_a_static_file_of_new_content_gets_a_new_url(app, monkeypatch):
+    static_url = app.jinja_env.globals["static_url"]
     with app.test_request_context("/pay/x"):
         monkeypatch.setattr(static_files, "version_of", lambda filename: "aaaaaaaaaaaa")
-        assert kept_urls.static_url("css/pay.css").endswith("?v=aaaaaaaaaaaa")
+        assert static_url("css/pay.css").endswith("?v=aaaaaaaaaaaa")
         monkeypatch.setattr(static_files, "version_of", lambda filename: "bbbbbbbbbbbb")
-        assert kept_urls.static_url("css/pay.css").endswith("?v=bbbbbbbbbbbb")
+        assert static_url("css/pay.css").endswith("?v=bbbbbbbbbbbb")
 
 
 def test_a_kept_endpoint_url_is_url_for(app):
+    endpoint_url = app.jinja_env.globals["endpoint_url"]
     with app.test_request_context("/pay/x", base_url="http://localhost/shop"):
-        assert kept_urls.endpoint_url("home.favicon") == url_for("home.favicon") \
+        assert endpoint_url("home.favicon") == url_for("home.favicon") \
             == "/shop/favicon.ico"
 
 

@@ -8,7 +8,8 @@ five of them).
 gets a new ``?v=`` (checkout.web.static_files) and so a new key, exactly as
 ``url_for`` would give. ``endpoint_url(endpoint)`` is ``url_for(endpoint)``
 for an endpoint that takes no values, kept by (script root, endpoint): the
-URL map does not change while the app runs.
+URL map does not change while the app runs. Each app keeps its own (its
+URL map and static path are its own).
 """
 
 from __future__ import annotations
@@ -19,24 +20,33 @@ from flask import Flask, request, url_for
 
 from . import static_files
 
-
-@lru_cache(maxsize=256)
-def _static_url(script_root: str, filename: str, version: str | None) -> str:
-    return url_for("static", filename=filename)
+EXTENSION = "checkout.kept_urls"
 
 
-@lru_cache(maxsize=64)
-def _endpoint_url(script_root: str, endpoint: str) -> str:
-    return url_for(endpoint)
+class KeptUrls:
+    def __init__(self):
+        self.static = lru_cache(maxsize=256)(self._static)
+        self.endpoint = lru_cache(maxsize=64)(self._endpoint)
 
+    @staticmethod
+    def _static(script_root: str, filename: str, version: str | None) -> str:
+        return url_for("static", filename=filename)
 
-def static_url(filename: str) -> str:
-    return _static_url(request.script_root, filename, static_files.version_of(filename))
+    @staticmethod
+    def _endpoint(script_root: str, endpoint: str) -> str:
+        return url_for(endpoint)
 
+    def static_url(self, filename: str) -> str:
+        return self.static(request.script_root, filename, static_files.version_of(filename))
 
-def endpoint_url(endpoint: str) -> str:
-    return _endpoint_url(request.script_root, endpoint)
+    def endpoint_url(self, endpoint: str) -> str:
+        return self.endpoint(request.script_root, endpoint)
+
+    def clear(self) -> None:
+        self.static.cache_clear()
+        self.endpoint.cache_clear()
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(static_url=static_url, endpoint_url=endpoint_url)
+    kept = app.extensions[EXTENSION] = KeptUrls()
+    app.jinja_env.globals.update(static_url=kept.static_url, endpoint_url=kept.endpoint_url)
