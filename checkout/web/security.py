@@ -27,7 +27,6 @@ import base64
 import hashlib
 import hmac
 import re
-
 from functools import lru_cache
 
 from flask import current_app
