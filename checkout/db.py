@@ -222,9 +222,21 @@ class WriteQueue:
                  for key in sorted({item.lock_key for item in batch if item.lock_key})]
         connection.autocommit = True  # the query's own BEGIN and COMMIT decide
         try:
-            inserts = [cursor.mogrify(_prepared_on(connection, cursor, item.sql), item.params)
-                       for item in batch]
-            cursor.execute(";".join(["BEGIN", *locks, *inserts, "COMMIT"]), prepare=False)
+            for attempt in (1, 2):
+                inserts = [cursor.mogrify(_prepared_on(connection, cursor, item.sql),
+                                          item.params) for item in batch]
+                try:
+                    cursor.execute(";".join(["BEGIN", *locks, *inserts, "COMMIT"]),
+                                   prepare=False)
+                    break
+                except psycopg.errors.InvalidSqlStatementName:
+                    # psycopg sends DEALLOCATE ALL after a rollback when it has
+                    # prepared statements of its own (the ORM's, on this pooled
+                    # connection): ours went too. Nothing was written.
+                    cursor.execute("ROLLBACK")
+                    _PG_PREPARED_ON.pop(connection, None)
+                    if attempt == 2:
+                        raise
             counts = []
             while True:
                 counts.append(cursor.rowcount)
