@@ -13,7 +13,7 @@ from flask.sessions import SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import config as settings
-from .db import db
+from .db import db, ping_when_idle
 from . import simulators
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,6 +94,10 @@ def create_app(config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     db.init_app(app)
+    with app.app_context():
+        for engine in db.engines.values():
+            if engine.dialect.name == "postgresql":
+                ping_when_idle(engine)
 
     from . import cli, web
 

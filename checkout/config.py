@@ -176,8 +176,10 @@ POOL_SIZE = 10
 
 def engine_options(uri: str) -> dict:
     """SQLAlchemy engine options. A pooled PostgreSQL connection may have been
-    dropped by the server, so it is pinged before use; a SQLite file cannot
-    go away, so its ping would only cost a query per request."""
+    dropped by the server, so it is pinged before use when it has been idle
+    (``db.ping_when_idle``, not SQLAlchemy's ``pool_pre_ping``, which pings
+    before every use: a round trip per request); a SQLite file cannot go
+    away, so its ping would only cost a query per request."""
     if uri.startswith("sqlite"):
         return {"pool_size": POOL_SIZE} if ":memory:" not in uri and uri != "sqlite://" else {}
-    return {"pool_pre_ping": True, "pool_size": POOL_SIZE}
+    return {"pool_size": POOL_SIZE}

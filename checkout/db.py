@@ -8,11 +8,13 @@ import fcntl
 import os
 import re
 import threading
+import time
 import weakref
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING = {
@@ -44,6 +46,38 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+# --- pinging pooled connections that have been idle (issue 16) ---------------------------
+#
+# A pooled PostgreSQL connection may have been dropped by the server (a
+# restart, an idle timeout) while it sat in the pool, so it is pinged before
+# use. SQLAlchemy's ``pool_pre_ping`` pings before every use: one more round
+# trip for every request, and under load the connections are never idle. So a
+# connection is pinged only when it comes back out of the pool after more than
+# IDLE_PING_SECONDS there (or for its first use); a failed ping replaces it
+# before the request sees it (``DisconnectionError``, SQLAlchemy's documented
+# way for a checkout listener to ask for a fresh connection).
+IDLE_PING_SECONDS = 1.0
+
+
+def ping_when_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection, record):
+        if record is not None:
+            record.info["checkout_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection, record, _proxy):
+        idle_since = record.info.get("checkout_idle_since")
+        if idle_since is not None and time.monotonic() - idle_since < IDLE_PING_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise DisconnectionError() from error
+        if not alive:
+            raise DisconnectionError()
 
 
 def is_postgresql() -> bool:
