@@ -136,29 +136,41 @@ def driver_params(found: tuple, params: dict):
 # the ones before it (two requests for one new bill_no: the second inserts
 # nothing and takes the full path, as if it had come second).
 class _Insert:
-    __slots__ = ("sql", "params", "lock_key", "done", "rowcount", "error")
+    __slots__ = ("sql", "params", "lock_key", "taken", "done", "rowcount", "error")
 
     def __init__(self, sql: str, params, lock_key: str | None):
         self.sql, self.params, self.lock_key = sql, params, lock_key
-        self.done, self.rowcount, self.error = False, None, None
+        self.taken = self.done = False  # into a batch; its batch ran
+        self.rowcount, self.error = None, None
 
 
 class WriteQueue:
-    """The engine's queue of hot INSERTs (see above). On SQLite its
-    ``writing()`` is also what the hot writers of this worker hold around
-    their write transaction (``lock`` among this worker's threads, a file lock
-    beside the database among workers), so they queue without SQLite's busy
-    handler, which sleeps 1, 2, 5 … up to 100 ms between tries: a writer
-    waiting for the file lock wakes as soon as it is released."""
+    """The engine's queue of hot INSERTs (see above).
+
+    SQLite has one writer at a time: one batch runs at a time, holding
+    ``writing()``, which is also what the other hot writers of this worker
+    hold around their write transaction (``lock`` among this worker's
+    threads, a file lock beside the database among workers), so they queue
+    without SQLite's busy handler, which sleeps 1, 2, 5 … up to 100 ms between
+    tries: a writer waiting for the file lock wakes as soon as it is released.
+
+    PostgreSQL takes several writers: up to PG_BATCHES_AT_ONCE batches of a
+    worker are under way at once, so a batch waiting for its COMMIT's WAL flush
+    does not hold up the next."""
 
     PG_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+    PG_BATCHES_AT_ONCE = 3
 
     def __init__(self, engine: Engine):
         self.lock = threading.Lock()
         self._engine_ref = weakref.ref(engine)
         self._waiting: list[_Insert] = []
-        self._waiting_lock = threading.Lock()
-        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        self._turns = threading.Condition()  # guards _waiting, _running, _held
+        self._running = 0
+        self._held = False
+        sqlite = engine.dialect.name == "sqlite"
+        self._at_once = 1 if sqlite else self.PG_BATCHES_AT_ONCE
+        database = engine.url.database if sqlite else None
         self._lock_path = (database + "-writers" if database and database != ":memory:"
                            and not database.startswith("file:") else None)
         self._lock_file: tuple[int, int] | None = None  # (pid, fd): opened after the fork
@@ -168,6 +180,23 @@ class WriteQueue:
         """Hold this database's write turn (SQLite: among threads and workers)."""
         with self.lock, self._workers_turn():
             yield
+
+    @contextlib.contextmanager
+    def held(self):
+        """No batch starts while this is held; the INSERTs wait together
+        (tests: to see several committed as one batch)."""
+        with self._turns:
+            self._held = True
+        try:
+            yield
+        finally:
+            with self._turns:
+                self._held = False
+                self._turns.notify_all()
+
+    def waiting(self) -> int:
+        with self._turns:
+            return len(self._waiting)
 
     @contextlib.contextmanager
     def _workers_turn(self):
@@ -196,21 +225,37 @@ class WriteQueue:
         others waiting: its rowcount, or None when a unique key refused the
         row (nothing of it written). PostgreSQL: ``lock_key``'s transaction
         advisory lock is taken first (all of a batch's, in key order, so two
-        workers' batches never wait for each other in a circle)."""
+        batches never wait for each other in a circle)."""
         item = _Insert(sql, params, lock_key)
-        with self._waiting_lock:
+        with self._turns:
             self._waiting.append(item)
-        with self.lock:
-            if not item.done:  # else a thread before it committed it
-                with self._waiting_lock:
-                    batch, self._waiting = self._waiting, []
-                try:
-                    with self._workers_turn():
+            # Wait until a batch that holds this INSERT is done, or until this
+            # thread may run the waiting ones itself.
+            while not item.done and (item.taken or self._held
+                                     or self._running >= self._at_once):
+                self._turns.wait()
+            if item.done:
+                batch = None
+            else:
+                batch, self._waiting = self._waiting, []
+                for taken in batch:
+                    taken.taken = True
+                self._running += 1
+        if batch is not None:
+            try:
+                if self._at_once == 1:
+                    with self.writing():
                         self._run(batch)
-                except BaseException as error:  # every waiter of the batch learns it
-                    for other in batch:
-                        if not other.done:
-                            other.error, other.done = error, True
+                else:
+                    self._run(batch)
+            except BaseException as error:  # every waiter of the batch learns it
+                for other in batch:
+                    if not other.done:
+                        other.error, other.done = error, True
+            finally:
+                with self._turns:
+                    self._running -= 1
+                    self._turns.notify_all()
         if item.error is not None:
             raise item.error
         return item.rowcount

@@ -202,8 +202,8 @@ def test_a_changed_merchant_is_answered_from_its_current_row(app, client, mercha
 
 def queued_creations(app, merchant, requests: list[dict]) -> list:
     """Create ``requests`` as the REST API does, from one thread each, all
-    waiting in the write queue while the test holds its lock, so that one of
-    them commits them all in one transaction."""
+    waiting in the write queue while the test holds it, so that one of them
+    commits them all in one transaction."""
     app_id = merchant.app_id
     queue = write_queue(db.engine)
     results: list = [None] * len(requests)
@@ -215,11 +215,11 @@ def queued_creations(app, merchant, requests: list[dict]) -> list:
             results[i] = bills.create_bill(copy, dict(requests[i]), test_mode=True)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(len(requests))]
-    with queue.lock:
+    with queue.held():
         for thread in threads:
             thread.start()
         waiting = threading.Event()
-        while len(queue._waiting) < len(requests):  # every thread has queued its INSERT
+        while queue.waiting() < len(requests):  # every thread has queued its INSERT
             waiting.wait(0.001)
     for thread in threads:
         thread.join()
