@@ -84,6 +84,22 @@ def is_postgresql() -> bool:
     return db.engine.dialect.name == "postgresql"
 
 
+def commit_keeping_loaded() -> None:
+    """Commit without expiring what the session holds: for writers whose
+    rows are, once committed, exactly what they set (a new bill: every column
+    set in Python; an order re-read under its row lock and updated), so that
+    reading them again would be one more query for nothing (issue 16).
+    Columns set to an SQL expression (a row's ``version``) are still loaded
+    afresh when read."""
+    session = db.session()
+    previous = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = previous
+
+
 def session_in_transaction() -> bool:
     """Whether this context's session has a transaction, without making a
     session when there is none (the REST API's new bill needs none: making

@@ -40,7 +40,8 @@ from sqlalchemy.orm.attributes import instance_state
 from .. import channels as catalogue
 from .. import merchants, signing
 from ..clock import now_ms
-from ..db import db, driver_params, driver_sql, session_in_transaction, write_queue
+from ..db import (commit_keeping_loaded, db, driver_params, driver_sql, session_in_transaction,
+                  write_queue)
 from ..inputs import json_size
 from ..models import Bill, Merchant
 from . import channel_answers, expiry, live_channels
@@ -414,19 +415,6 @@ def _same_order_check(existing: list[Bill], bill_fee: int, title: str, channel: 
     return mine
 
 
-def _commit_keeping_loaded() -> None:
-    """Commit without expiring what we just wrote: every column of a new bill
-    is set in Python (no server defaults), so re-reading it to build the
-    answer would be one more query per creation for nothing."""
-    session = db.session()
-    previous = session.expire_on_commit
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = previous
-
-
 def _bill_values(merchant: Merchant, common: dict, channel: catalogue.Channel, web: dict, *,
                  test_mode: bool, extra_params: dict | None, now: int,
                  discount: int = 0) -> dict:
@@ -551,7 +539,7 @@ def _create_if_bill_no_unused(values: dict, merchant_version: int | None, *,
             # drawn twice): the full path tries again with new values.
             db.session.rollback()
             return None
-        _commit_keeping_loaded()  # the new bill, or ends the empty transaction and lock
+        commit_keeping_loaded()  # the new bill, or ends the empty transaction and lock
     if not inserted:
         return None
     return _loaded(row, keys)
@@ -616,14 +604,14 @@ def open_bill(merchant: Merchant, common: dict, channel: catalogue.Channel, web:
             found = _same_order_check(existing, common["total_fee"], common["title"],
                                       channel.code, now, reopen=reopen)
             if found is not None:
-                _commit_keeping_loaded()  # nothing written; ends the lock's transaction
+                commit_keeping_loaded()  # nothing written; ends the lock's transaction
                 return found
             discount = _apply_coupon(merchant, common["coupon_id"], common["buyer_id"],
                                      common["total_fee"])
         except Refused:
             # End the transaction (and the lock) at once. Commit, not rollback:
             # we wrote nothing, and a caller's pending work must not be lost.
-            _commit_keeping_loaded()
+            commit_keeping_loaded()
             raise
         bill = Bill(**_bill_values(merchant, common, channel, web, test_mode=test_mode,
                                    extra_params=extra_params, now=now, discount=discount))
@@ -636,7 +624,7 @@ def open_bill(merchant: Merchant, common: dict, channel: catalogue.Channel, web:
                 db.session.expire(old)  # its status changed under the ORM
         db.session.add(bill)
         try:
-            _commit_keeping_loaded()
+            commit_keeping_loaded()
             return bill
         except IntegrityError:
             # Another request created this (app, mode, bill_no, channel) first.
