@@ -182,4 +182,9 @@ def engine_options(uri: str) -> dict:
     away, so its ping would only cost a query per request."""
     if uri.startswith("sqlite"):
         return {"pool_size": POOL_SIZE} if ":memory:" not in uri and uri != "sqlite://" else {}
-    return {"pool_size": POOL_SIZE}
+    # psycopg prepares a statement after its fifth use on a connection, and
+    # after every ROLLBACK (a read-only request's connection going back to
+    # the pool) sends DEALLOCATE ALL: one more round trip for most requests,
+    # and the statements prepared again. Its automatic preparing is off
+    # (issue 16).
+    return {"pool_size": POOL_SIZE, "connect_args": {"prepare_threshold": None}}

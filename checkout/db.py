@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import re
 import threading
 import time
 import weakref
@@ -317,21 +316,8 @@ class WriteQueue:
                  for key in sorted({item.lock_key for item in batch if item.lock_key})]
         connection.autocommit = True  # the query's own BEGIN and COMMIT decide
         try:
-            for attempt in (1, 2):
-                inserts = [cursor.mogrify(_prepared_on(connection, cursor, item.sql),
-                                          item.params) for item in batch]
-                try:
-                    cursor.execute(";".join(["BEGIN", *locks, *inserts, "COMMIT"]),
-                                   prepare=False)
-                    break
-                except psycopg.errors.InvalidSqlStatementName:
-                    # psycopg sends DEALLOCATE ALL after a rollback when it has
-                    # prepared statements of its own (the ORM's, on this pooled
-                    # connection): ours went too. Nothing was written.
-                    cursor.execute("ROLLBACK")
-                    _PG_PREPARED_ON.pop(connection, None)
-                    if attempt == 2:
-                        raise
+            inserts = [cursor.mogrify(item.sql, item.params) for item in batch]
+            cursor.execute(";".join(["BEGIN", *locks, *inserts, "COMMIT"]), prepare=False)
             counts = []
             while True:
                 counts.append(cursor.rowcount)
@@ -357,35 +343,6 @@ class WriteQueue:
             cursor.close()
             if not connection.closed and connection.autocommit:
                 connection.autocommit = False
-
-
-# A hot INSERT is planned once per PostgreSQL connection (PREPARE), then run
-# by EXECUTE with its values bound client-side: the simple protocol plans every
-# statement afresh, a large part of the server's CPU for a bill.
-_PG_PREPARED_NAMES: dict[str, tuple[str, str]] = {}
-_PG_PREPARED_ON: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_PYFORMAT = re.compile(r"%\((\w+)\)s")
-
-
-def _prepared_on(connection, cursor, sql: str) -> str:
-    """``EXECUTE …`` of ``sql`` (pyformat) prepared on ``connection``."""
-    found = _PG_PREPARED_NAMES.get(sql)
-    if found is None:
-        names: list[str] = []
-        for name in _PYFORMAT.findall(sql):
-            if name not in names:
-                names.append(name)
-        body = _PYFORMAT.sub(lambda m: f"${names.index(m.group(1)) + 1}", sql)
-        statement = f"checkout_hot_{len(_PG_PREPARED_NAMES)}"
-        found = _PG_PREPARED_NAMES.setdefault(sql, (
-            f"PREPARE {statement} AS {body}",
-            f"EXECUTE {statement}(" + ", ".join(f"%({name})s" for name in names) + ")"))
-    prepare, execute = found
-    done = _PG_PREPARED_ON.setdefault(connection, set())
-    if prepare not in done:
-        cursor.execute(prepare)
-        done.add(prepare)
-    return execute
 
 
 _QUEUES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

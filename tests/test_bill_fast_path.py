@@ -315,19 +315,3 @@ def test_the_checkout_gateway_takes_the_current_row_over_an_older_copy(app, merc
     request = request_for("ALI_WEB")
     answer = EmbeddedGateway(test_mode=True).create_bill(copy, dict(request))
     assert answer["result_code"] == 0 and len(rows(request["bill_no"])) == 1
-
-
-def test_a_new_bill_is_made_after_its_prepared_insert_was_deallocated(app, merchant):
-    # psycopg sends DEALLOCATE ALL after a rollback when it holds prepared
-    # statements of its own (the ORM's, on the same pooled connections).
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL only: the hot INSERT is prepared there")
-    assert create(merchant.app_id, request_for(), in_transaction=False)["result_code"] == 0
-    pooled = [db.engine.raw_connection() for _ in range(db.engine.pool.checkedin())]
-    for connection in pooled:  # every idle connection the next bill may take
-        connection.driver_connection.execute("DEALLOCATE ALL")
-        connection.driver_connection.commit()
-        connection.close()
-    request = request_for()
-    assert create(merchant.app_id, request, in_transaction=False)["result_code"] == 0
-    assert len(rows(request["bill_no"])) == 1
