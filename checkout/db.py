@@ -140,16 +140,18 @@ def driver_params(found: tuple, params: dict):
 #
 # A new bill is one INSERT and a COMMIT. Under load most of a bill's database
 # time is the COMMIT (SQLite: writing the WAL frames; PostgreSQL: a round trip,
-# the transaction's own work, the WAL flush) and the connection's check-out
-# (PostgreSQL: the pool's ping, one more round trip). So a worker's threads
-# hand their INSERTs to whichever of them holds the engine's write lock, and it
-# runs all that are waiting in one transaction on one pooled connection: one
-# check-out, one round trip (PostgreSQL's pipeline mode) and one COMMIT for
-# several bills. Each thread answers only after the COMMIT that holds its row,
-# so an answered bill is stored; a worker killed before the COMMIT answered
-# none of them. The statements run one after another as before, each seeing
-# the ones before it (two requests for one new bill_no: the second inserts
-# nothing and takes the full path, as if it had come second).
+# the transaction's own work, the WAL flush) and the connection's check-out.
+# So a worker's threads hand their INSERTs to a queue, and a thread whose turn
+# it is runs all that are waiting in one transaction on one pooled connection:
+# one check-out, one COMMIT (PostgreSQL: one round trip) for several bills.
+# Each thread answers only after the COMMIT that holds its row, so an answered
+# bill is stored; a worker killed before the COMMIT answered none of them. The
+# statements run one after another as before, each seeing the ones before it
+# (two requests for one new bill_no: the second inserts nothing and takes the
+# full path, as if it had come second). A batch whose connection fails runs
+# once more on a fresh one: its INSERTs are conditional on the bill_no being
+# unused, so a batch that was in fact committed inserts nothing the second
+# time, and its bills are then answered by the full path.
 class _Insert:
     __slots__ = ("sql", "params", "lock_key", "taken", "done", "rowcount", "error")
 
@@ -277,6 +279,16 @@ class WriteQueue:
 
     def _run(self, batch: list[_Insert]) -> None:
         engine = self._engine_ref()
+        dbapi = engine.dialect.loaded_dbapi
+        try:
+            self._run_once(engine, batch)
+        except (dbapi.OperationalError, dbapi.InterfaceError):
+            # A connection the server dropped (pooled connections are pinged
+            # only after a second idle, ``ping_when_idle``), or SQLite still
+            # locked after its busy timeout: once more (see above).
+            self._run_once(engine, batch)
+
+    def _run_once(self, engine: Engine, batch: list[_Insert]) -> None:
         integrity_error = engine.dialect.loaded_dbapi.IntegrityError
         pooled = engine.raw_connection()
         try:
@@ -300,8 +312,11 @@ class WriteQueue:
                     cursor.close()
                 for item in batch:
                     item.done = True
+        except BaseException:
+            pooled.invalidate()  # never back to the pool in an unknown state
+            raise
         finally:
-            pooled.close()  # back to the pool
+            pooled.close()  # back to the pool (an invalidated one is discarded)
 
     def _run_postgresql(self, connection, batch: list[_Insert], integrity_error) -> None:
         # One simple-protocol query (a client-side-bound ClientCursor, the only
@@ -335,14 +350,13 @@ class WriteQueue:
                 return
             for item in batch:
                 self._run_postgresql(connection, [item], integrity_error)
-        except BaseException:
-            if not connection.closed:
-                cursor.execute("ROLLBACK")
-            raise
         finally:
             cursor.close()
             if not connection.closed and connection.autocommit:
-                connection.autocommit = False
+                # An error left the batch's transaction open: the connection
+                # is invalidated by ``_run_once``.
+                with contextlib.suppress(psycopg.Error):
+                    connection.autocommit = False
 
 
 _QUEUES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

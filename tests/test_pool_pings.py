@@ -11,7 +11,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from checkout import merchants
 from checkout.db import db
+from checkout.sandbox import bills
 
 database = sys.modules["checkout.db"]  # the module (``checkout.db`` is also the handle's name)
 
@@ -65,3 +67,32 @@ def test_a_connection_the_server_dropped_is_replaced_before_use(postgresql, monk
     admin.dispose()
     monkeypatch.setattr(database, "IDLE_PING_SECONDS", 0.0)  # as after a second in the pool
     assert backend_pid() != dropped
+
+
+def test_a_new_bill_is_made_when_its_unpinged_connection_was_dropped(postgresql, merchant_app,
+                                                                     monkeypatch):
+    # Within a second of its last use a pooled connection is not pinged: the
+    # write queue then runs its batch once more on a fresh connection.
+    from tests.test_bill_fast_path import request_for, rows
+
+    copy = merchants.get_merchant_for_reading(merchant_app)  # the REST API's merchant
+    db.session.commit()
+    assert bills.create_bill(copy, request_for(), test_mode=True)["result_code"] == 0
+    monkeypatch.setattr(database, "IDLE_PING_SECONDS", 1e9)
+    pooled = [postgresql.raw_connection() for _ in range(postgresql.pool.checkedin())]
+    pids = [connection.driver_connection.info.backend_pid for connection in pooled]
+    for connection in pooled:
+        connection.close()
+    admin = create_engine(postgresql.url, poolclass=NullPool)
+    with admin.begin() as connection:
+        for pid in pids:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    admin.dispose()
+    request = request_for()
+    assert bills.create_bill(copy, request, test_mode=True)["result_code"] == 0
+    assert len(rows(request["bill_no"])) == 1
+
+
+@pytest.fixture
+def merchant_app(make_merchant) -> str:
+    return make_merchant().app_id
