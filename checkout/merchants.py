@@ -194,9 +194,10 @@ def get_merchant_for_reading(app_id: object, *, checked: bool = True) -> Merchan
     ``session.add`` what this returns."""
     if not isinstance(app_id, str) or not app_id or len(app_id) > 36 or not is_clean(app_id):
         return None
-    copies = _COPIES.get(db.engine)
+    engine = db.engine
+    copies = _COPIES.get(engine)
     if copies is None:
-        copies = _COPIES.setdefault(db.engine, {})
+        copies = _COPIES.setdefault(engine, {})
     kept = copies.get(app_id)
     if kept is not None and not checked:
         return kept

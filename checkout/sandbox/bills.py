@@ -40,8 +40,8 @@ from sqlalchemy.orm.attributes import instance_state
 from .. import channels as catalogue
 from .. import merchants, signing
 from ..clock import now_ms
-from ..db import (commit_keeping_loaded, db, driver_params, driver_sql, session_in_transaction,
-                  write_queue)
+from ..db import (WriteQueue, commit_keeping_loaded, db, driver_params, driver_sql,
+                  session_in_transaction, write_queue)
 from ..inputs import json_size
 from ..models import Bill, Merchant
 from . import channel_answers, expiry, live_channels
@@ -361,8 +361,8 @@ def _lock_bill_no(app_id: str, test_mode: bool, bill_no: str) -> None:
     advisory lock on the key. SQLite: take the database's write lock first
     (a write that matches nothing), which every creation needs anyway."""
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                           {"key": _bill_no_key(app_id, test_mode, bill_no)})
+        db.session.connection().exec_driver_sql(  # the write queue's lock, one statement
+            WriteQueue.PG_LOCK_SQL, (_bill_no_key(app_id, test_mode, bill_no),))
     else:
         db.session.execute(text("UPDATE bills SET status = status WHERE 1 = 0"))
 

@@ -37,13 +37,16 @@ API_PREFIXES = ("/1/rest/", "/2/rest/")
 
 
 def init_app(app: Flask) -> None:
-    from . import static_files
+    from . import brand_marks, kept_urls, static_files
 
     boundary.init_app(app)  # first: nothing else reads the request before it is checked
     csrf.init_app(app)
     i18n.init_app(app)
     card_attempts.init_app(app)  # failed-card limits on a shared storage
     static_files.init_app(app)
+    # Template globals of base.html and the pages built on it, so of every page.
+    kept_urls.init_app(app)
+    brand_marks.init_app(app)
     for path in BLUEPRINTS:
         module = importlib.import_module(path)
         app.register_blueprint(module.bp)

@@ -35,7 +35,7 @@ from ..merchants import allowed_origins, get_merchant
 from ..models import CheckoutOrder, Merchant
 from ..orders import OrderRefused
 from ..page_cache import PageCache
-from . import boundary, brand_marks, kept_urls, wants_json
+from . import boundary, wants_json
 from .boundary import json_body
 from .security import inline_script_hashes, order_csrf_ok, order_csrf_token, page_csp
 
@@ -47,8 +47,6 @@ CHOOSER_PAGES = "checkout.chooser_pages"  # app.extensions key: this worker's ke
 @bp.record_once
 def _keep_choosers(state) -> None:
     state.app.extensions[CHOOSER_PAGES] = PageCache(state.app.config["PAGE_CACHE_SECONDS"])
-    brand_marks.init_app(state.app)
-    kept_urls.init_app(state.app)
 
 
 # OrderRefused.reason -> what the shopper reads.
