@@ -14,7 +14,8 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -99,11 +100,32 @@ def commit_keeping_loaded() -> None:
         session.expire_on_commit = previous
 
 
+def as_loaded(model: type, values: dict, *, in_session: bool = True):
+    """A ``model`` instance holding a row just read or written, filled as a
+    query's load fills it (no per-attribute events of ``__init__``, a
+    measurable part of a hot request, issue 16): persistent in the session,
+    or detached for a caller that only reads it. ``values``: every column."""
+    instance = model._sa_class_manager.new_instance()
+    instance_state(instance).dict.update(values)
+    make_transient_to_detached(instance)  # the row exists: no INSERT on the next flush
+    if in_session:
+        db.session.add(instance)
+    return instance
+
+
 def session_in_transaction() -> bool:
-    """Whether this context's session has a transaction, without making a
-    session when there is none (the REST API's new bill needs none: making
-    one and removing it at teardown was a measurable part of it)."""
-    return db.session.registry.has() and db.session().in_transaction()
+    """Whether this context's session has a database transaction under way
+    (it has read or written on a connection), without making a session when
+    there is none (the REST API's new bill needs none: making one and
+    removing it at teardown was a measurable part of it). A session that
+    only holds objects (``as_loaded``: a checkout's order) has begun a
+    transaction in the ORM's sense but not on the database: nothing of it to
+    see or commit there."""
+    if not db.session.registry.has():
+        return False
+    transaction = db.session().get_transaction()
+    # SQLAlchemy has no public "has a connection": the transaction's own map.
+    return transaction is not None and bool(transaction._connections)
 
 
 # --- hot statements on the driver's cursor (issue 16) ------------------------------------
@@ -136,12 +158,60 @@ def driver_params(found: tuple, params: dict):
     return tuple(values[name] for name in positions) if positions is not None else values
 
 
-# --- group commit for the hot INSERT (issue 16) --------------------------------------------
+_ROW_PROCESSORS: dict[tuple, tuple] = {}
+
+
+def read_row(key: object, statement, params: dict) -> tuple | None:
+    """The first row of the SELECT ``statement`` (compiled once per dialect,
+    ``driver_sql``), its values as SQLAlchemy would give them (JSON decoded,
+    booleans …), or None: for hot reads of every checkout page (issue 16).
+
+    It runs on the session's connection when the session has a transaction
+    (so it sees the request's own writes), else on a pooled connection's
+    cursor, whose read transaction ends here."""
+    engine = db.engine
+    dialect = engine.dialect
+    found = driver_sql(key, statement, dialect)
+    processors = _ROW_PROCESSORS.get((key, dialect.name))
+    if processors is None:
+        processors = _ROW_PROCESSORS[(key, dialect.name)] = tuple(
+            column.type._cached_result_processor(dialect, None)
+            for column in statement.selected_columns)
+    in_session = session_in_transaction()
+    pooled = None if in_session else engine.raw_connection()
+    try:
+        connection = (db.session.connection().connection if in_session
+                      else pooled).driver_connection
+        # PostgreSQL: a lone read needs no transaction, whose BEGIN and
+        # ROLLBACK were two of its three round trips (sqlite3 begins none
+        # for a SELECT).
+        alone = pooled is not None and dialect.name == "postgresql"
+        if alone:
+            connection.autocommit = True
+        cursor = connection.cursor()
+        try:
+            cursor.execute(found[0], driver_params(found, params))
+            row = cursor.fetchone()
+        finally:
+            cursor.close()
+            if alone:
+                connection.autocommit = False
+    finally:
+        if pooled is not None:
+            pooled.close()  # back to the pool
+    if row is None:
+        return None
+    return tuple(value if process is None or value is None else process(value)
+                 for process, value in zip(processors, row))
+
+
+# --- group commit for the hot writes (issue 16) --------------------------------------------
 #
-# A new bill is one INSERT and a COMMIT. Under load most of a bill's database
+# A new bill is one INSERT and a COMMIT; a hand-off then records it on its
+# order with one UPDATE and a COMMIT. Under load most of a bill's database
 # time is the COMMIT (SQLite: writing the WAL frames; PostgreSQL: a round trip,
 # the transaction's own work, the WAL flush) and the connection's check-out.
-# So a worker's threads hand their INSERTs to a queue, and a thread whose turn
+# So a worker's threads hand these writes to a queue, and a thread whose turn
 # it is runs all that are waiting in one transaction on one pooled connection:
 # one check-out, one COMMIT (PostgreSQL: one round trip) for several bills.
 # Each thread answers only after the COMMIT that holds its row, so an answered
@@ -149,10 +219,11 @@ def driver_params(found: tuple, params: dict):
 # statements run one after another as before, each seeing the ones before it
 # (two requests for one new bill_no: the second inserts nothing and takes the
 # full path, as if it had come second). A batch whose connection fails runs
-# once more on a fresh one: its INSERTs are conditional on the bill_no being
-# unused, so a batch that was in fact committed inserts nothing the second
-# time, and its bills are then answered by the full path.
-class _Insert:
+# once more on a fresh one: its writes are conditional (an INSERT on the
+# bill_no being unused, an UPDATE on the row's version), so a batch that was
+# in fact committed writes nothing the second time, and its callers then take
+# their full path, which finds what was written.
+class _Write:
     __slots__ = ("sql", "params", "lock_key", "taken", "done", "rowcount", "error")
 
     def __init__(self, sql: str, params, lock_key: str | None):
@@ -162,7 +233,7 @@ class _Insert:
 
 
 class WriteQueue:
-    """The engine's queue of hot INSERTs (see above).
+    """The engine's queue of hot writes (see above).
 
     SQLite has one writer at a time: one batch runs at a time, holding
     ``writing()``, which is also what the other hot writers of this worker
@@ -181,7 +252,7 @@ class WriteQueue:
     def __init__(self, engine: Engine):
         self.lock = threading.Lock()
         self._engine_ref = weakref.ref(engine)
-        self._waiting: list[_Insert] = []
+        self._waiting: list[_Write] = []
         self._turns = threading.Condition()  # guards _waiting, _running, _held
         self._running = 0
         self._held = False
@@ -200,7 +271,7 @@ class WriteQueue:
 
     @contextlib.contextmanager
     def held(self):
-        """No batch starts while this is held; the INSERTs wait together
+        """No batch starts while this is held; the writes wait together
         (tests: to see several committed as one batch)."""
         with self._turns:
             self._held = True
@@ -237,16 +308,17 @@ class WriteQueue:
                                                     0o600))
         return self._lock_file[1]
 
-    def insert(self, sql: str, params, *, lock_key: str | None = None) -> int | None:
-        """Run ``sql`` (an INSERT, on the DBAPI cursor) and COMMIT it with the
-        others waiting: its rowcount, or None when a unique key refused the
+    def write(self, sql: str, params, *, lock_key: str | None = None) -> int | None:
+        """Run ``sql`` (a conditional INSERT or UPDATE, on the DBAPI cursor)
+        and COMMIT it with the others waiting: its rowcount, or None when a
+        unique key refused the
         row (nothing of it written). PostgreSQL: ``lock_key``'s transaction
         advisory lock is taken first (all of a batch's, in key order, so two
         batches never wait for each other in a circle)."""
-        item = _Insert(sql, params, lock_key)
+        item = _Write(sql, params, lock_key)
         with self._turns:
             self._waiting.append(item)
-            # Wait until a batch that holds this INSERT is done, or until this
+            # Wait until a batch that holds this write is done, or until this
             # thread may run the waiting ones itself.
             while not item.done and (item.taken or self._held
                                      or self._running >= self._at_once):
@@ -277,7 +349,7 @@ class WriteQueue:
             raise item.error
         return item.rowcount
 
-    def _run(self, batch: list[_Insert]) -> None:
+    def _run(self, batch: list[_Write]) -> None:
         engine = self._engine_ref()
         dbapi = engine.dialect.loaded_dbapi
         try:
@@ -288,7 +360,7 @@ class WriteQueue:
             # locked after its busy timeout: once more (see above).
             self._run_once(engine, batch)
 
-    def _run_once(self, engine: Engine, batch: list[_Insert]) -> None:
+    def _run_once(self, engine: Engine, batch: list[_Write]) -> None:
         integrity_error = engine.dialect.loaded_dbapi.IntegrityError
         pooled = engine.raw_connection()
         try:
@@ -318,11 +390,11 @@ class WriteQueue:
         finally:
             pooled.close()  # back to the pool (an invalidated one is discarded)
 
-    def _run_postgresql(self, connection, batch: list[_Insert], integrity_error) -> None:
+    def _run_postgresql(self, connection, batch: list[_Write], integrity_error) -> None:
         # One simple-protocol query (a client-side-bound ClientCursor, the only
         # kind that takes several statements): BEGIN, the advisory locks, the
-        # INSERTs, COMMIT. One round trip; in READ COMMITTED each statement
-        # takes its own snapshot, so every INSERT looks after the locks are
+        # writes, COMMIT. One round trip; in READ COMMITTED each statement
+        # takes its own snapshot, so every write looks after the locks are
         # held. (The pipeline mode did the same in three times the client CPU.)
         import psycopg
 
@@ -331,8 +403,8 @@ class WriteQueue:
                  for key in sorted({item.lock_key for item in batch if item.lock_key})]
         connection.autocommit = True  # the query's own BEGIN and COMMIT decide
         try:
-            inserts = [cursor.mogrify(item.sql, item.params) for item in batch]
-            cursor.execute(";".join(["BEGIN", *locks, *inserts, "COMMIT"]), prepare=False)
+            writes = [cursor.mogrify(item.sql, item.params) for item in batch]
+            cursor.execute(";".join(["BEGIN", *locks, *writes, "COMMIT"]), prepare=False)
             counts = []
             while True:
                 counts.append(cursor.rowcount)

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from . import channels as channel_catalogue
 from .clock import now_ms
-from .db import db, session_in_transaction
+from .db import db, read_row
 from .inputs import is_clean
 from .models import Merchant
 
@@ -128,17 +128,25 @@ def get_merchant(app_id: object) -> Merchant | None:
 #   before anything else it does with it. So a change made by any worker or the
 #   CLI is seen by the next call either way, without a query of its own on the
 #   hot path.
-_VERSION_SQL: dict[tuple[str, str], str] = {}
 _COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> {app_id: copy}
 _COPIES_MAX = 4096  # a bound on memory per database; dropped copies are loaded again
 _COLUMNS = tuple(column.key for column in Merchant.__table__.columns)
 _COPY_MARK = "_checkout_reading_copy"
 
 
-def _detached_copy(merchant: Merchant) -> Merchant:
-    """A transient Merchant with the row's values, in no session: safe to
-    share between threads for reading (it is never added or flushed)."""
-    copy = Merchant(**{name: getattr(merchant, name) for name in _COLUMNS})
+_ROW = db.select(*[Merchant.__table__.c[name] for name in _COLUMNS]).where(
+    Merchant.app_id == db.bindparam("app_id"))
+
+
+def _reading_copy(app_id: str) -> Merchant | None:
+    """A transient Merchant with the row's current values, in no session:
+    safe to share between threads for reading (it is never added or
+    flushed). Read on the driver's cursor (``db.read_row``), so loading it
+    leaves no transaction in the session."""
+    row = read_row("merchant", _ROW, {"app_id": app_id})
+    if row is None:
+        return None
+    copy = Merchant(**dict(zip(_COLUMNS, row)))
     setattr(copy, _COPY_MARK, True)
     return copy
 
@@ -149,33 +157,13 @@ def copy_version(merchant: Merchant) -> int | None:
     return merchant.version if getattr(merchant, _COPY_MARK, False) else None
 
 
+_VERSION = db.select(Merchant.version).where(Merchant.app_id == db.bindparam("app_id"))
+
+
 def _current_version(app_id: str) -> int | None:
-    """The row's version, on the session's connection when it has a
-    transaction (to see its own writes), else on a pooled one's cursor."""
-    dialect = db.engine.dialect
-    sql = _VERSION_SQL.get((dialect.name, dialect.paramstyle))
-    if sql is None:
-        compiled = db.select(Merchant.version).where(
-            Merchant.app_id == db.bindparam("app_id")).compile(dialect=dialect)
-        sql = _VERSION_SQL[(dialect.name, dialect.paramstyle)] = str(compiled)
-    params = (app_id,) if dialect.paramstyle in ("qmark", "format", "numeric") \
-        else {"app_id": app_id}
-    in_session = session_in_transaction()
-    pooled = None if in_session else db.engine.raw_connection()
-    try:
-        connection = (db.session.connection().connection if in_session
-                      else pooled).driver_connection
-        cursor = connection.cursor()
-        try:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
-        finally:
-            cursor.close()
-        if pooled is not None:
-            connection.rollback()  # end the read's transaction here, not at check-in
-    finally:
-        if pooled is not None:
-            pooled.close()  # back to the pool
+    """The row's version (``db.read_row``: on the session's connection when
+    it has a transaction, to see its own writes, else on a pooled one's)."""
+    row = read_row("merchant version", _VERSION, {"app_id": app_id})
     return None if row is None else row[0]
 
 
@@ -186,12 +174,15 @@ def is_current(merchant: Merchant) -> bool:
     return version is None or _current_version(merchant.app_id) == version
 
 
-def get_merchant_for_reading(app_id: object, *, checked: bool = True) -> Merchant | None:
+def get_merchant_for_reading(app_id: object, *, checked: bool = True,
+                             version: int | None = None) -> Merchant | None:
     """``get_merchant`` for callers that only read the merchant (bill
-    creation): a detached copy of the current row, or None. ``checked=False``:
-    the copy this worker last saw, without a query (see above: the caller's
-    write must be conditional on its version). Never modify or
-    ``session.add`` what this returns."""
+    creation, the checkout's pages): a detached copy of the current row, or
+    None. ``checked=False``: the copy this worker last saw, without a query
+    (see above: the caller's write must be conditional on its version).
+    ``version``: the row's version as the caller has just read it (with its
+    order, ``orders.find_checkout``), so it is not asked again. Never modify
+    or ``session.add`` what this returns."""
     if not isinstance(app_id, str) or not app_id or len(app_id) > 36 or not is_clean(app_id):
         return None
     engine = db.engine
@@ -201,17 +192,15 @@ def get_merchant_for_reading(app_id: object, *, checked: bool = True) -> Merchan
     kept = copies.get(app_id)
     if kept is not None and not checked:
         return kept
-    version = _current_version(app_id)
+    if version is None:
+        version = _current_version(app_id)
     if version is None:
         return None
     if kept is not None and kept.version == version:
         return kept
-    merchant = db.session.execute(
-        db.select(Merchant).where(Merchant.app_id == app_id)
-        .execution_options(populate_existing=True)).scalar_one_or_none()
-    if merchant is None:
+    copy = _reading_copy(app_id)
+    if copy is None:
         return None
-    copy = _detached_copy(merchant)
     if len(copies) >= _COPIES_MAX:
         copies.clear()
     copies[app_id] = copy

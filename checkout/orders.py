@@ -50,9 +50,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from . import money, signing
 from .clock import now_ms
-from .db import commit_keeping_loaded, db
+from .db import (as_loaded, commit_keeping_loaded, db, driver_params, driver_sql, read_row,
+                 session_in_transaction, write_queue)
 from .inputs import BadInput, json_size, parse_json
-from .merchants import get_merchant
+from .merchants import get_merchant, get_merchant_for_reading
 from .models import CheckoutOrder, Merchant
 
 OUT_TRADE_NO = re.compile(r"[0-9A-Za-z_]{1,64}")
@@ -444,25 +445,45 @@ def _is_token(token: object) -> bool:
     return isinstance(token, str) and 0 < len(token) <= 64
 
 
+_ORDERS, _MERCHANTS = CheckoutOrder.__table__, Merchant.__table__
+_ORDER_KEYS = tuple(prop.key for prop in CheckoutOrder.__mapper__.column_attrs)
+# The order's row and its merchant's row version, in one query.
+_CHECKOUT = (db.select(*[getattr(CheckoutOrder, key).expression for key in _ORDER_KEYS],
+                       _MERCHANTS.c.version)
+             .join_from(_ORDERS, _MERCHANTS, _MERCHANTS.c.app_id == _ORDERS.c.app_id)
+             .where(_ORDERS.c.id == db.bindparam("token")))
+
+
 def find_checkout(token: object) -> tuple[CheckoutOrder, Merchant] | None:
-    """The order with this token and its merchant, in one query (None when
-    either is missing): every page of a checkout starts here."""
+    """The order with this token and its merchant (None when either is
+    missing): every page of a checkout starts here.
+
+    One row read on the driver's cursor (``db.read_row``), the order made
+    from it as the ORM's load would (persistent in the session, so the page
+    may update it), and the merchant this worker's reading copy of the row
+    at the version read with the order (``merchants.get_merchant_for_reading``,
+    never modified by a page). The ORM's query and its loading of both rows
+    were the larger part of a chooser's first view (issue 16)."""
     if not _is_token(token):
         return None
-    found = db.session.execute(
-        db.select(CheckoutOrder, Merchant)
-        .join(Merchant, Merchant.app_id == CheckoutOrder.app_id)
-        .where(CheckoutOrder.id == token)).first()
-    return (found[0], found[1]) if found is not None else None
+    session = db.session()
+    held = session.identity_map.get(CheckoutOrder.__mapper__.identity_key_from_primary_key(
+        (token,)))
+    row = read_row("checkout", _CHECKOUT, {"token": token})
+    if row is None:
+        return None
+    values = dict(zip(_ORDER_KEYS, row))
+    merchant = get_merchant_for_reading(values["app_id"], version=row[-1])
+    if merchant is None:
+        return None
+    return (held if held is not None else as_loaded(CheckoutOrder, values)), merchant
 
 
 # --- what a page of the checkout was made from (``checkout.page_cache``) ---------------------
 
-_ORDERS, _MERCHANTS = CheckoutOrder.__table__, Merchant.__table__
 _STAMP = (db.select(_ORDERS.c.version, _MERCHANTS.c.version)
           .join_from(_ORDERS, _MERCHANTS, _MERCHANTS.c.app_id == _ORDERS.c.app_id)
           .where(_ORDERS.c.id == db.bindparam("token")))
-_stamp_sql: dict[tuple[str, str], tuple[str, tuple[str, ...] | None]] = {}
 
 
 def stamp_of(order: CheckoutOrder, merchant: Merchant) -> tuple[int, int]:
@@ -474,37 +495,61 @@ def page_stamp(token: object) -> tuple[int, int] | None:
     """``stamp_of`` the order with this token and its merchant as they are
     now in the database, in one query (None: no such order).
 
-    This runs on every repeat view of a kept page, so the statement
-    (SQLAlchemy's, compiled once per dialect) runs on the driver's cursor of
-    a pooled connection: the engine's own per-statement work cost a sixth of
-    such a request (bench/README.md)."""
+    This runs on every repeat view of a kept page, so the statement runs on
+    the driver's cursor (``db.read_row``): the engine's own per-statement
+    work cost a sixth of such a request (bench/README.md)."""
     if not _is_token(token):
         return None
-    dialect = db.engine.dialect
-    found = _stamp_sql.get((dialect.name, dialect.paramstyle))
-    if found is None:
-        compiled = _STAMP.compile(dialect=dialect)
-        found = _stamp_sql[(dialect.name, dialect.paramstyle)] = (
-            str(compiled), tuple(compiled.positiontup) if compiled.positional else None)
-    sql, positions = found
-    params = {"token": token}
-    connection = db.engine.raw_connection()
-    try:
-        cursor = connection.cursor()
-        cursor.execute(sql, tuple(params[name] for name in positions) if positions else params)
-        row = cursor.fetchone()
-        cursor.close()
-    finally:
-        connection.close()  # back to the pool, its transaction (if any) rolled back
-    return (row[0], row[1]) if row is not None else None
+    return read_row("page stamp", _STAMP, {"token": token})
+
+
+# The bill recorded if the order's row is still as the page read it.
+_RECORD_BILL = (db.update(_ORDERS)
+                .where(_ORDERS.c.id == db.bindparam("token"),
+                       _ORDERS.c.version == db.bindparam("read_version"))
+                .values(bills=db.bindparam("new_bills"), extra=db.bindparam("new_extra"),
+                        updated_at=db.bindparam("new_updated_at"),
+                        version=_ORDERS.c.version + db.literal_column("1")))
 
 
 def remember_bill(order: CheckoutOrder, channel: str, bill_id: str, **extra: Any) -> None:
     """Record the gateway bill opened for ``channel`` on the order, so the
     result page can ask the gateway about it (``extra``: more facts for
-    ``order.extra``). Re-read under a row lock (PostgreSQL; SQLite serialises
-    writers) so a bill recorded by another request at the same moment is not
-    lost."""
+    ``order.extra``), never losing a bill recorded by another request at the
+    same moment.
+
+    The order as the page loaded it is written back with the bill in one
+    UPDATE that holds only if the row still has the version it was read at;
+    without a transaction of the page's own that UPDATE is committed with
+    other threads' hot writes (``db.WriteQueue``). Otherwise (the row has
+    changed, or nothing is to be written) the row is re-read under a lock."""
+    bills = {**(order.bills or {}), channel: bill_id}
+    wanted = {**(order.extra or {}), **extra, "last": channel}
+    if (order.bills or {}).get(channel) != bill_id or order.extra != wanted:
+        written = {"bills": bills, "extra": wanted, "updated_at": now_ms()}
+        read_version = order.version
+        if _write_if_unchanged(order.id, read_version, written):
+            for name, value in written.items():
+                set_committed_value(order, name, value)
+            set_committed_value(order, "version", read_version + 1)
+            return
+    _remember_bill_locked(order, channel, bill_id, extra)
+
+
+def _write_if_unchanged(token: str, read_version: int, written: dict) -> bool:
+    params = {"token": token, "read_version": read_version,
+              **{f"new_{name}": value for name, value in written.items()}}
+    if session_in_transaction():
+        updated = db.session.execute(_RECORD_BILL, params).rowcount == 1
+        commit_keeping_loaded()
+        return updated
+    engine = db.engine
+    found = driver_sql("record bill", _RECORD_BILL, engine.dialect)
+    return write_queue(engine).write(found[0], driver_params(found, params)) == 1
+
+
+def _remember_bill_locked(order: CheckoutOrder, channel: str, bill_id: str,
+                          extra: dict) -> None:
     # Core statements on the two columns, not the ORM's refresh and flush of
     # the whole row (most of a hand-off's database time, issue 16); the order
     # in the session is then given what was written, without a query.

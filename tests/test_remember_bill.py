@@ -45,3 +45,28 @@ def test_recording_the_same_bill_again_writes_nothing(app, order):
     version = stored(order.id).version
     orders.remember_bill(order, "ALI_WEB", "bill-ali")
     assert stored(order.id).version == version
+
+
+def test_an_order_unchanged_since_its_page_read_it_is_written_with_other_hot_writes(app, order):
+    import threading
+
+    from checkout.db import write_queue
+
+    token = order.id
+    db.session.remove()
+    found, _merchant = orders.find_checkout(token)
+    queue = write_queue(db.engine)
+
+    def record():  # the page's request, on its own thread
+        with app.app_context():
+            orders.remember_bill(found, "ALI_WEB", "bill-ali")
+
+    worker = threading.Thread(target=record)
+    with queue.held():
+        worker.start()
+        waiting = threading.Event()
+        while queue.waiting() < 1:  # the UPDATE waits in the write queue
+            waiting.wait(0.001)
+    worker.join()
+    assert stored(token).bills == {"ALI_WEB": "bill-ali"}
+    assert found.version == stored(token).version

@@ -34,13 +34,11 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import bindparam, exists, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import instance_state
 
 from .. import channels as catalogue
 from .. import merchants, signing
 from ..clock import now_ms
-from ..db import (WriteQueue, commit_keeping_loaded, db, driver_params, driver_sql,
+from ..db import (WriteQueue, as_loaded, commit_keeping_loaded, db, driver_params, driver_sql,
                   session_in_transaction, write_queue)
 from ..inputs import json_size
 from ..models import Bill, Merchant
@@ -548,14 +546,7 @@ def _create_if_bill_no_unused(values: dict, merchant_version: int | None, *,
 def _loaded(row: dict, keys: tuple[str, ...], *, in_session: bool = True) -> Bill:
     """The bill just inserted, without a query: persistent in the session,
     or detached for a caller that only reads it."""
-    # Filled as a query's load fills it (no per-attribute events of __init__,
-    # a measurable part of a bill): every column set, nothing to load again.
-    bill = Bill._sa_class_manager.new_instance()
-    instance_state(bill).dict.update({key: row[key] for key in keys})
-    make_transient_to_detached(bill)  # the row exists: no INSERT on the next flush
-    if in_session:
-        db.session.add(bill)
-    return bill
+    return as_loaded(Bill, {key: row[key] for key in keys}, in_session=in_session)
 
 
 def _insert_on_driver_cursor(keys: tuple, statement, row: dict) -> bool | None:
@@ -569,7 +560,7 @@ def _insert_on_driver_cursor(keys: tuple, statement, row: dict) -> bool | None:
     # sees a bill committed by the lock's previous holder.
     lock_key = (_bill_no_key(row["app_id"], row["test_mode"], row["bill_no"])
                 if engine.dialect.name == "postgresql" else None)
-    rowcount = write_queue(engine).insert(found[0], driver_params(found, row),
+    rowcount = write_queue(engine).write(found[0], driver_params(found, row),
                                           lock_key=lock_key)
     return None if rowcount is None else rowcount == 1
 
