@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 from flask import url_for
@@ -40,3 +41,20 @@ def test_a_name_outside_the_static_folder_is_never_read(app):
         assert static_files.version_of("../wsgi.py") is None
         assert static_files.version_of("/etc/hostname") is None
         assert static_files.version_of("css/no-such.css") is None
+
+
+def test_a_file_changed_on_disk_gets_a_new_version_within_a_second(app, tmp_path, monkeypatch):
+    from checkout.web import static_files
+
+    clock = [1000.0]
+    monkeypatch.setattr(static_files.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(app, "static_folder", str(tmp_path))
+    page_css = tmp_path / "page.css"
+    page_css.write_text("body { color: black }")
+    with app.test_request_context():
+        first = static_files.version_of("page.css")
+        page_css.write_text("body { color: navy }")
+        os.utime(page_css, (1, 1))  # another mtime, whatever the file system's resolution
+        assert static_files.version_of("page.css") == first  # looked at less than a second ago
+        clock[0] += static_files.RECHECK_SECONDS
+        assert static_files.version_of("page.css") not in (first, None)

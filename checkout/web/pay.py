@@ -256,7 +256,9 @@ def _chooser(order: CheckoutOrder, merchant: Merchant):
     return _page("pay/chooser.html", order, merchant, choices=choices, offer=offer,
                  coupons_locked=bool(order.bills), notice=notice and CHANNEL_PROBLEMS[notice],
                  device=device, format=lambda fen: money.format_amount(fen, order.currency),
-                 no_coupon=coupon_offers.NO_COUPON, checkout_url=request.base_url,
+                 no_coupon=coupon_offers.NO_COUPON,
+                 # only shown (as a QR code) when nothing can be paid here
+                 checkout_url=None if choices else request.base_url,
                  qr_for=lambda url: qr_svg(url, scale=3))
 
 

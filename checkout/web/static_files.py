@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -25,10 +26,30 @@ def _hash_of(path: str, mtime: float) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
 
 
+# A file's version is looked at again after this long: a page links four or
+# five static files, and their stat() and path checks were a measurable part
+# of a rendered page (issue 16); a file changed on disk shows within a second.
+RECHECK_SECONDS = 1.0
+_seen: dict[tuple[str, str], tuple[float, str | None]] = {}  # (folder, name) -> (when, version)
+
+
 def version_of(filename: str) -> str | None:
     """The content version of a file in the static folder (None for a name
     outside it, or no such file: nothing else is ever read)."""
-    joined = safe_join(current_app.static_folder, filename)
+    key = (current_app.static_folder, filename)
+    now = time.monotonic()
+    seen = _seen.get(key)
+    if seen is not None and now - seen[0] < RECHECK_SECONDS:
+        return seen[1]
+    version = _version_on_disk(*key)
+    if len(_seen) > 1024:
+        _seen.clear()  # a bound: names come from templates and requests
+    _seen[key] = (now, version)
+    return version
+
+
+def _version_on_disk(folder: str, filename: str) -> str | None:
+    joined = safe_join(folder, filename)
     if joined is None:
         return None
     try:
