@@ -273,8 +273,8 @@ def main() -> int:
     parser.add_argument("--connections", default="64")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=float, default=5)
-    parser.add_argument("--handoff-rate", type=float, default=800,
-                        help="orders prepared per second of hand-off load (default 800; "
+    parser.add_argument("--handoff-rate", type=float, default=1500,
+                        help="orders prepared per second of hand-off load (default 1500; "
                              "a run that needs more says so)")
     parser.add_argument("--no-profile", action="store_true")
     options = parser.parse_args()

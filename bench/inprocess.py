@@ -6,9 +6,9 @@ the checkout's hand-off opening a new bill; the chooser rendered every time)
 it reports
 
 - the SQL statements per request (an SQLAlchemy ``before_cursor_execute``
-  listener; COMMIT counted apart; statements run on a driver cursor, like the
-  merchant's version check, are not seen): these do not depend on the
-  machine's load;
+  listener; COMMIT counted apart; statements run on a driver cursor, like a
+  new bill's INSERT or a checkout page's read of its order, are not seen):
+  these do not depend on the machine's load;
 - Python function calls per request (cProfile's count: deterministic too);
 - µs per request (wall clock: noisy on a shared machine, compare within a run)
   beside a bare Flask hello called the same way;
@@ -174,9 +174,10 @@ def run(database_url: str | None, n: int, show_profile: bool = True) -> dict:
                            rendered_statements)
         results = [bills, handoff, rendered]
         report(results, hello["us_per_request"], hello["python_calls_per_request"])
-        print("   (statements run on a driver cursor are not seen by the listener: a new REST "
-              "bill runs the merchant's version check and the INSERT … WHERE NOT EXISTS, "
-              "then COMMIT; on PostgreSQL the advisory lock before the INSERT)")
+        print("   (statements run on a driver cursor are not seen by the listener: a new bill's "
+              "INSERT … WHERE NOT EXISTS and COMMIT, with the advisory lock before it on "
+              "PostgreSQL; a checkout page's one read of its order and merchant version; "
+              "the hand-off's UPDATE of its order and COMMIT)")
         if show_profile:
             for r in results:
                 print(f"\n-- cProfile, {r['name']} (cumulative):")
