@@ -311,10 +311,10 @@ class WriteQueue:
     def write(self, sql: str, params, *, lock_key: str | None = None) -> int | None:
         """Run ``sql`` (a conditional INSERT or UPDATE, on the DBAPI cursor)
         and COMMIT it with the others waiting: its rowcount, or None when a
-        unique key refused the
-        row (nothing of it written). PostgreSQL: ``lock_key``'s transaction
-        advisory lock is taken first (all of a batch's, in key order, so two
-        batches never wait for each other in a circle)."""
+        unique key refused the row (nothing of it written). PostgreSQL:
+        ``lock_key``'s transaction advisory lock is taken first (all of a
+        batch's, in key order, so two batches never wait for each other in a
+        circle)."""
         item = _Write(sql, params, lock_key)
         with self._turns:
             self._waiting.append(item)

@@ -1,13 +1,17 @@
 """``orders.remember_bill`` records a channel's bill on the checkout's order
-with two Core statements (issue 16): what another request recorded meanwhile
-is kept, and the order in the session shows what was written."""
+with one UPDATE conditional on the version the page read (through the write
+queue), or under the row lock when the row changed meanwhile (issue 16): what
+another request recorded meanwhile is kept, and the order in the session shows
+what was written."""
 
 from __future__ import annotations
+
+import threading
 
 import pytest
 
 from checkout import orders
-from checkout.db import db
+from checkout.db import db, write_queue
 from checkout.models import CheckoutOrder
 
 
@@ -48,10 +52,6 @@ def test_recording_the_same_bill_again_writes_nothing(app, order):
 
 
 def test_an_order_unchanged_since_its_page_read_it_is_written_with_other_hot_writes(app, order):
-    import threading
-
-    from checkout.db import write_queue
-
     token = order.id
     db.session.remove()
     found, _merchant = orders.find_checkout(token)

@@ -561,7 +561,7 @@ def _insert_on_driver_cursor(keys: tuple, statement, row: dict) -> bool | None:
     lock_key = (_bill_no_key(row["app_id"], row["test_mode"], row["bill_no"])
                 if engine.dialect.name == "postgresql" else None)
     rowcount = write_queue(engine).write(found[0], driver_params(found, row),
-                                          lock_key=lock_key)
+                                         lock_key=lock_key)
     return None if rowcount is None else rowcount == 1
 
 
