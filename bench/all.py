@@ -124,6 +124,10 @@ class Orders:
 
 # --- one database -------------------------------------------------------------------------
 
+
+def _times(ratio: float | None) -> str:
+    return "–" if ratio is None else f"×{ratio:.2f}"
+
 def run_database(kind: str, url: str | None, options) -> dict:
     instance = Instance(url)
     merchant = instance.merchant
@@ -252,7 +256,7 @@ def print_table(result: dict) -> None:
                          if key != "rendered" else ""))
             print(f"| {level['connections']} | {base} | {name} | {rps[key]:,.0f} "
                   f"({p99[key]:.0f} ms) | {r['throughput_ratio']:.1%} "
-                  f"({r['low']:.1%}–{r['high']:.1%}) | ×{r['p99_ratio']} | {target} |")
+                  f"({r['low']:.1%}–{r['high']:.1%}) | {_times(r['p99_ratio'])} | {target} |")
         print(f"| {level['connections']} | | bills/s 1 → 2 workers | "
               f"{rps['bill1']:,.0f} → {rps['bill']:,.0f} | ×{level['bill_scaling_1_to_2']:.2f} "
               f"(hello ×{level['hello_scaling_1_to_2']:.2f}) | | ≥×1.6: "
