@@ -124,9 +124,10 @@ class Orders:
 
 # --- one database -------------------------------------------------------------------------
 
-
 def _times(ratio: float | None) -> str:
+    """A p99 ratio as the summary prints it."""
     return "–" if ratio is None else f"×{ratio:.2f}"
+
 
 def run_database(kind: str, url: str | None, options) -> dict:
     instance = Instance(url)
