@@ -523,10 +523,8 @@ def remember_bill(order: CheckoutOrder, channel: str, bill_id: str, **extra: Any
     without a transaction of the page's own that UPDATE is committed with
     other threads' hot writes (``db.WriteQueue``). Otherwise (the row has
     changed, or nothing is to be written) the row is re-read under a lock."""
-    bills = {**(order.bills or {}), channel: bill_id}
-    wanted = {**(order.extra or {}), **extra, "last": channel}
-    if (order.bills or {}).get(channel) != bill_id or order.extra != wanted:
-        written = {"bills": bills, "extra": wanted, "updated_at": now_ms()}
+    written = _with_bill(order.bills, order.extra, channel, bill_id, extra)
+    if written is not None:
         read_version = order.version
         if _write_if_unchanged(order.id, read_version, written):
             for name, value in written.items():
@@ -534,6 +532,17 @@ def remember_bill(order: CheckoutOrder, channel: str, bill_id: str, **extra: Any
             set_committed_value(order, "version", read_version + 1)
             return
     _remember_bill_locked(order, channel, bill_id, extra)
+
+
+def _with_bill(bills: dict | None, order_extra: dict | None, channel: str, bill_id: str,
+               extra: dict) -> dict | None:
+    """The order's columns to write to record the bill on an order holding
+    ``bills`` and ``order_extra``, or None when it already holds all of it."""
+    wanted = {**(order_extra or {}), **extra, "last": channel}
+    if (bills or {}).get(channel) == bill_id and order_extra == wanted:
+        return None
+    return {"bills": {**(bills or {}), channel: bill_id}, "extra": wanted,
+            "updated_at": now_ms()}
 
 
 def _write_if_unchanged(token: str, read_version: int, written: dict) -> bool:
@@ -557,16 +566,13 @@ def _remember_bill_locked(order: CheckoutOrder, channel: str, bill_id: str,
     current = db.session.execute(
         db.select(orders.c.bills, orders.c.extra).where(orders.c.id == order.id)
         .with_for_update()).one()
-    bills = {**(current.bills or {}), channel: bill_id}
-    wanted = {**(current.extra or {}), **extra, "last": channel}
-    written = {"bills": current.bills, "extra": current.extra}
-    if (current.bills or {}).get(channel) != bill_id or current.extra != wanted:
-        written = {"bills": bills, "extra": wanted, "updated_at": now_ms()}
+    written = _with_bill(current.bills, current.extra, channel, bill_id, extra)
+    if written is not None:
         db.session.execute(db.update(orders).where(orders.c.id == order.id).values(**written))
     commit_keeping_loaded()
-    for name, value in written.items():
+    for name, value in (written or {"bills": current.bills, "extra": current.extra}).items():
         set_committed_value(order, name, value)
-    if "updated_at" in written:
+    if written is not None:
         db.session.expire(order, ["version"])  # the UPDATE added one to it
 
 
