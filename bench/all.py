@@ -228,9 +228,19 @@ def summarise(connections: int, rounds: list[dict]) -> dict:
         "requests_per_s": {k: median(r[k].requests_per_s for r in rounds) for k in rounds[0]},
         "p99_ms": {k: median(r[k].p99_ms for r in rounds) for k in rounds[0]},
         "splits": {k: [r[k].split for r in rounds] for k in rounds[0]},
+        "cpu": {k: _median_cpu([r[k] for r in rounds]) for k in rounds[0]},
         "wrong": sum(r[k].wrong for r in rounds for k in r),
         "rounds": [{k: asdict(v) for k, v in r.items()} for r in rounds],
     }
+
+
+def _median_cpu(results: list) -> dict:
+    """The rounds' median CPU per request of one load (harness.CpuMeter)."""
+    out = {}
+    for key in ("server_cpu_us", "machine_busy_us", "idle_share"):
+        values = [getattr(r, key) for r in results if getattr(r, key) is not None]
+        out[key] = median(values) if values else None
+    return out
 
 
 def verdict(value, target, *, at_most=False) -> str:
@@ -262,6 +272,22 @@ def print_table(result: dict) -> None:
               f"{rps['bill1']:,.0f} → {rps['bill']:,.0f} | ×{level['bill_scaling_1_to_2']:.2f} "
               f"(hello ×{level['hello_scaling_1_to_2']:.2f}) | | ≥×1.6: "
               f"{verdict(level['bill_scaling_1_to_2'], TARGET_SCALING)} |")
+    for level in result["levels"]:
+        cpu = level["cpu"]
+        if cpu["hello"]["server_cpu_us"] is None:
+            continue
+        hello_cpu = cpu["hello"]["server_cpu_us"]
+        print(f"\nCPU per request under the load ({level['connections']} connections, medians): "
+              "the gunicorn workers' own, and the whole machine's (wrk, the database, the "
+              "kernel)\n")
+        print("| load | server µs/req | ÷ hello's | machine busy µs/req | machine idle |")
+        print("| --- | --- | --- | --- | --- |")
+        for key, found in cpu.items():
+            if found["server_cpu_us"] is None:
+                continue
+            print(f"| {key} | {found['server_cpu_us']:,.0f} | "
+                  f"×{found['server_cpu_us'] / hello_cpu:.2f} | "
+                  f"{found['machine_busy_us']:,.0f} | {found['idle_share']:.0%} |")
     last = result["levels"][-1]["splits"]
     print("\nconnections per worker (busiest first), per round: "
           + "; ".join(f"{k} {' '.join('/'.join(map(str, s)) or '-' for s in v)}"

@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext as _nothing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -214,6 +215,14 @@ class Result:
     # (empty when not known), and how many lopsided runs were thrown away.
     split: list[int] = field(default_factory=list)
     retries: int = 0
+    # CPU per answered request (µs) during the run, when the server is known
+    # (Linux /proc): its gunicorn workers' user + system time, and the whole
+    # machine's busy time (wrk, the database and the kernel included); the
+    # machine's idle share. Unlike wall-clock shares these say what a request
+    # costs under the load itself.
+    server_cpu_us: float | None = None
+    machine_busy_us: float | None = None
+    idle_share: float | None = None
 
     @property
     def lopsided(self) -> bool:
@@ -223,9 +232,58 @@ class Result:
     def line(self) -> str:
         split = f"  split {'/'.join(map(str, self.split))}" if len(self.split) > 1 else ""
         again = f" ({self.retries} lopsided runs retried)" if self.retries else ""
+        cpu = (f"  CPU/req: server {self.server_cpu_us:.0f} µs, machine "
+               f"{self.machine_busy_us:.0f} µs, idle {self.idle_share:.0%}"
+               if self.server_cpu_us is not None else "")
         return (f"{self.name:>14} c={self.connections:<3} {self.requests_per_s:9.1f} req/s  "
                 f"p50 {self.p50_ms:7.2f} ms  p99 {self.p99_ms:7.2f} ms  "
-                f"max {self.max_ms:7.1f} ms  wrong {self.wrong}{split}{again}")
+                f"max {self.max_ms:7.1f} ms  wrong {self.wrong}{split}{again}{cpu}")
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of the processes ``pids`` (Linux /proc; a
+    process that is gone counts 0)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (proc(5))
+    return total / CLOCK_TICKS
+
+
+def machine_seconds() -> tuple[float, float]:
+    """The machine's (all, idle + iowait) CPU seconds since boot (/proc/stat)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(values) / CLOCK_TICKS, (values[3] + values[4]) / CLOCK_TICKS
+
+
+class CpuMeter:
+    """``with CpuMeter(server) as meter: …`` then ``meter.per_request(n)``:
+    what the server's workers and the machine spent on each of ``n`` answers."""
+
+    def __init__(self, server: "Gunicorn"):
+        self.pids = server.worker_pids()
+
+    def __enter__(self) -> "CpuMeter":
+        self.server0, self.machine0 = cpu_seconds(self.pids), machine_seconds()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server1, self.machine1 = cpu_seconds(self.pids), machine_seconds()
+
+    def per_request(self, requests: int) -> dict:
+        if not requests:
+            return {}
+        every = self.machine1[0] - self.machine0[0]
+        idle = self.machine1[1] - self.machine0[1]
+        return {"server_cpu_us": round((self.server1 - self.server0) / requests * 1e6, 1),
+                "machine_busy_us": round((every - idle) / requests * 1e6, 1),
+                "idle_share": round(idle / every, 3) if every else None}
 
 
 # wrk opens all its connections at once and keeps them for the whole run. The
@@ -285,10 +343,12 @@ def load(name: str, url: str, *, connections: int, duration: float, method: str 
     workers = server.worker_count() if server is not None else 1
     retries = 0
     while True:
-        out, split = _wrk(url, connections, threads, duration, method,
-                          body_for_run(f"r{retries}") if body_for_run else body, expect,
-                          server=server if workers > 1 and connections >= 2 * workers else None,
-                          script=script)
+        meter = CpuMeter(server) if server is not None and Path("/proc/stat").exists() else None
+        with meter or _nothing():
+            out, split = _wrk(url, connections, threads, duration, method,
+                              body_for_run(f"r{retries}") if body_for_run else body, expect,
+                              server=server if workers > 1 and connections >= 2 * workers
+                              else None, script=script)
         if not is_lopsided(split) or retries == LOPSIDED_RETRIES:
             break
         retries += 1
@@ -297,7 +357,8 @@ def load(name: str, url: str, *, connections: int, duration: float, method: str 
                   requests_per_s=out["requests"] / (out["duration_us"] / 1e6),
                   p50_ms=out["p50_us"] / 1000, p99_ms=out["p99_us"] / 1000,
                   max_ms=out["max_us"] / 1000,
-                  wrong=out["wrong"] + out["socket_errors"], split=split, retries=retries)
+                  wrong=out["wrong"] + out["socket_errors"], split=split, retries=retries,
+                  **(meter.per_request(out["requests"]) if meter else {}))
 
 
 def _wrk(url, connections, threads, duration, method, body, expect, *,

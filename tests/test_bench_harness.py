@@ -3,8 +3,10 @@ it, and wrk counting every answer that is not the expected one."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -156,3 +158,29 @@ def test_a_round_that_stayed_lopsided_is_left_out_of_the_chooser_medians():
     assert level["rounds_left_out"] == 1
     assert level["to_hello"]["throughput_ratio"] == 0.6
     assert level["to_hello"]["high"] == 0.6  # not 1.2 from the one-worker hello
+
+
+@pytest.mark.skipif(not Path("/proc/stat").exists(), reason="needs Linux /proc")
+def test_cpu_seconds_count_a_process_own_work():
+    from bench.harness import cpu_seconds, machine_seconds
+
+    before, (every, idle) = cpu_seconds([os.getpid()]), machine_seconds()
+    spent = time.process_time()
+    while time.process_time() - spent < 0.05:
+        pass  # burn 50 ms of this process's CPU
+    after, (every_after, idle_after) = cpu_seconds([os.getpid()]), machine_seconds()
+
+    assert after - before >= 0.03  # clock ticks are 10 ms
+    assert every_after > every and idle_after >= idle
+    assert cpu_seconds([2 ** 22 + 1]) == 0  # no such process
+
+
+@needs_wrk
+def test_a_load_on_a_known_server_says_its_cpu_per_request():
+    with Gunicorn("bench.harness:hello_app", ready_path="/hello") as server:
+        result = load("hello", server.url + "/hello", connections=2, duration=1, warmup=0,
+                      expect="^hello$", server=server)
+
+    assert result.server_cpu_us > 0 and result.machine_busy_us > 0
+    assert 0 <= result.idle_share <= 1
+    assert "CPU/req: server" in result.line()
