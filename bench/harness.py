@@ -343,10 +343,12 @@ def load(name: str, url: str, *, connections: int, duration: float, method: str 
     workers = server.worker_count() if server is not None else 1
     retries = 0
     while True:
+        # The run's body is made before the meter starts (the hand-off's
+        # orders are prepared in this process: not the load's cost).
+        arguments = body_for_run(f"r{retries}") if body_for_run else body
         meter = CpuMeter(server) if server is not None and Path("/proc/stat").exists() else None
         with meter or _nothing():
-            out, split = _wrk(url, connections, threads, duration, method,
-                              body_for_run(f"r{retries}") if body_for_run else body, expect,
+            out, split = _wrk(url, connections, threads, duration, method, arguments, expect,
                               server=server if workers > 1 and connections >= 2 * workers
                               else None, script=script)
         if not is_lopsided(split) or retries == LOPSIDED_RETRIES:
