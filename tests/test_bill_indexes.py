@@ -1,7 +1,8 @@
 """The bills' expiry, provider and check indexes hold only the rows whose
-column is set (migration 0015, issue 16): a new bill with those columns NULL
-adds nothing to them, and every lookup they serve can still use them (each
-lookup's own SQL, caught as it runs, is EXPLAINed on the suite's database)."""
+column is set (migration 0015, issue 16): the migrated definitions leave the
+NULL rows out, and each lookup they serve still uses them among many bills
+that are not in them (the lookup's own SQL, caught as it runs, is EXPLAINed
+on the suite's database)."""
 
 from __future__ import annotations
 

@@ -9,6 +9,8 @@ before its provider is called, has those columns NULL, so the indexes now hold
 only rows where they are set (a partial index, SQLite and PostgreSQL alike):
 less work per INSERT and fewer pages per COMMIT (issue 16, bench/README.md).
 The unique index on provider_ref means the same: NULLs were never equal.
+On PostgreSQL the rebuild blocks writes to bills while each index is built
+(seconds per million bills): upgrade outside a sale.
 
 Revision ID: 0015_partial_bill_indexes
 Revises: 0014_live_bills
