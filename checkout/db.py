@@ -17,6 +17,8 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 
+from . import sqlite_wal
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -45,6 +47,7 @@ def _sqlite_pragmas(dbapi_connection, _record):
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    sqlite_wal.set_pragmas(cursor)
     cursor.close()
 
 
@@ -261,6 +264,8 @@ class WriteQueue:
         database = engine.url.database if sqlite else None
         self._lock_path = (database + "-writers" if database and database != ":memory:"
                            and not database.startswith("file:") else None)
+        # The file checkpointed in the background (``sqlite_wal``), not by a COMMIT in the turn.
+        self.database_path = database if self._lock_path else None
         self._lock_file: tuple[int, int] | None = None  # (pid, fd): opened after the fork
 
     @contextlib.contextmanager
@@ -306,6 +311,7 @@ class WriteQueue:
             # opened before a fork would be shared by parent and child.
             self._lock_file = (os.getpid(), os.open(self._lock_path, os.O_RDWR | os.O_CREAT,
                                                     0o600))
+            sqlite_wal.watch(self)  # this process writes here: its checkpointer copies the WAL
         return self._lock_file[1]
 
     def write(self, sql: str, params, *, lock_key: str | None = None) -> int | None:

@@ -1,0 +1,130 @@
+"""SQLite's WAL checkpoints, kept off the bills' write path (issue 16).
+
+In WAL mode a COMMIT appends the changed pages to the ``-wal`` file; a
+checkpoint copies them back into the database file. By default the COMMIT
+that takes the WAL past 1,000 pages runs that checkpoint itself, inside the
+write transaction's caller, and our hot writers hold the writers' turn
+(``db.WriteQueue.writing``) around their COMMIT: every few hundred bills, the
+turn of every worker waited for a copy of ~1,000 pages. Measured with the
+bench (SQLite, 64 connections, one run each): bills 21–24 % of hello with
+SQLite's default, 30 % with no checkpoint in the way, and the workers' CPU per
+bill 945–1,064 → 740 µs (a checkpoint each second copies a hot page once,
+not once per thousand pages).
+
+So a writing process checkpoints once a second in one thread of its own
+(``watch``): first beside the writers (the bulk of the copy), then, holding the
+writers' turn, the few pages committed meanwhile, so the WAL is complete and the
+next writer starts it again from its beginning (a WAL is only restarted when a
+checkpoint has copied all of it; with writers always appending, an unlocked
+checkpoint alone would let it grow for as long as the load lasts). SQLite's own
+checkpoint stays as a backstop at AUTOCHECKPOINT_PAGES, for a process that runs
+no checkpointer (the CLI, the webhook worker) and for a checkpointer that falls
+behind. See https://www.sqlite.org/wal.html ("Checkpointing", "Avoiding
+Excessively Large WAL Files") and https://www.sqlite.org/pragma.html#pragma_wal_checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sqlite3
+import threading
+import time
+import weakref
+from typing import Callable, ContextManager, Protocol
+
+# ≈ 40 MB of 4 KiB pages: above a second of bills at full speed (a
+# checkpointer keeps the WAL to about that), low enough to bound it if none runs.
+AUTOCHECKPOINT_PAGES = 10_000
+# A WAL restarted from its beginning keeps its size on disk; this truncates it
+# back when one load made it large (https://www.sqlite.org/pragma.html#pragma_journal_size_limit).
+JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
+CHECKPOINT_SECONDS = 1.0
+
+log = logging.getLogger(__name__)
+
+
+class Writers(Protocol):
+    """What the checkpointer needs of a database's write queue."""
+
+    database_path: str | None
+
+    def writing(self) -> ContextManager: ...
+
+
+def checkpoint(database_path: str, writing: Callable[[], ContextManager]) -> tuple[int, int, int]:
+    """One round (see above): SQLite's answer to the second pass, (busy, pages
+    in the WAL, pages copied); all copied means the next writer restarts the WAL."""
+    connection = _open(database_path)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        with writing():
+            busy, pages, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return busy, pages, copied
+    finally:
+        connection.close()
+
+
+def _open(database_path: str) -> sqlite3.Connection:
+    return sqlite3.connect(database_path, timeout=10, isolation_level=None)
+
+
+class _Checkpointer:
+    """The process's one checkpointing thread, over every SQLite write queue
+    that wrote in this process (held weakly: a database nobody writes to any
+    more is dropped)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._watched: weakref.WeakSet = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._pid: int | None = None  # the process whose thread runs
+
+    def watch(self, writers: Writers) -> None:
+        with self._lock:
+            self._watched.add(writers)
+            if self._pid != os.getpid():  # none yet, or the one of the parent before a fork
+                self._pid = os.getpid()
+                threading.Thread(target=self._run, name="sqlite-wal-checkpoints",
+                                 daemon=True).start()
+
+    def watched(self) -> list:
+        with self._lock:
+            return list(self._watched)
+
+    def run_once(self) -> None:
+        for writers in self.watched():
+            path = writers.database_path
+            if path is None or not os.path.exists(path):
+                continue
+            try:
+                checkpoint(path, writers.writing)
+            except (sqlite3.Error, OSError) as error:  # next second, once more
+                log.warning("WAL checkpoint of %s failed: %s", os.path.basename(path), error)
+            del writers  # not kept alive by this frame until the next round
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.seconds)  # a background thread's period, not a wait for a result
+            with contextlib.suppress(Exception):  # never let the thread die
+                self.run_once()
+
+
+_CHECKPOINTER = _Checkpointer(CHECKPOINT_SECONDS)
+
+
+def watch(writers: Writers) -> None:
+    """Checkpoint ``writers.database_path`` once a second from now on, in this
+    process's checkpointing thread (started on the first call in a process)."""
+    _CHECKPOINTER.watch(writers)
+
+
+def watched() -> list:
+    return _CHECKPOINTER.watched()
+
+
+def set_pragmas(cursor) -> None:
+    """The backstop (see above), on every SQLite connection."""
+    cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
+    cursor.execute(f"PRAGMA journal_size_limit={JOURNAL_SIZE_LIMIT_BYTES}")
