@@ -32,6 +32,7 @@ import sqlite3
 import threading
 import time
 import weakref
+from pathlib import Path
 from typing import Callable, ContextManager, Protocol
 
 # ≈ 40 MB of 4 KiB pages: above a second of bills at full speed (a
@@ -67,7 +68,9 @@ def checkpoint(database_path: str, writing: Callable[[], ContextManager]) -> tup
 
 
 def _open(database_path: str) -> sqlite3.Connection:
-    return sqlite3.connect(database_path, timeout=10, isolation_level=None)
+    # mode=rw: a database file removed meanwhile is an error, not a new empty file.
+    uri = Path(database_path).resolve().as_uri() + "?mode=rw"
+    return sqlite3.connect(uri, uri=True, timeout=10, isolation_level=None)
 
 
 class _Checkpointer:
@@ -101,7 +104,8 @@ class _Checkpointer:
             try:
                 checkpoint(path, writers.writing)
             except (sqlite3.Error, OSError) as error:  # next second, once more
-                log.warning("WAL checkpoint of %s failed: %s", os.path.basename(path), error)
+                if os.path.exists(path):  # not merely removed meanwhile (tests' databases)
+                    log.warning("WAL checkpoint of %s failed: %s", os.path.basename(path), error)
             del writers  # not kept alive by this frame until the next round
 
     def _run(self) -> None:

@@ -3,6 +3,7 @@ COMMITs of the hot writes (``checkout/sqlite_wal.py``, issue 16)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 
@@ -127,3 +128,26 @@ def test_a_failed_checkpoint_is_logged_without_the_database_path(queue, checkpoi
     checkpointer.run_once()
     assert "WAL checkpoint of wal.sqlite3 failed: disk I/O error" in caplog.text
     assert str(queue.database_path.rsplit("/", 1)[0]) not in caplog.text
+
+
+def test_a_checkpoint_never_makes_a_database_file(tmp_path):
+    gone = tmp_path / "gone.sqlite3"
+    with pytest.raises(sqlite3.OperationalError):
+        sqlite_wal.checkpoint(str(gone), contextlib.nullcontext)
+    assert not gone.exists()
+
+
+def test_a_database_path_with_uri_characters_is_checkpointed(tmp_path):
+    folder = tmp_path / "商店 #1"
+    folder.mkdir()
+    engine = create_engine(f"sqlite:///{folder / 'wal.sqlite3'}")
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
+        queue = WriteQueue(engine)
+        write_notes(queue, 3)
+        busy, pages, copied = sqlite_wal.checkpoint(queue.database_path, queue.writing)
+        assert queue.database_path.endswith("商店 #1/wal.sqlite3")
+        assert busy == 0 and pages == copied > 0
+    finally:
+        engine.dispose()
