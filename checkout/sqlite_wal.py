@@ -2,14 +2,14 @@
 
 In WAL mode a COMMIT appends the changed pages to the ``-wal`` file; a
 checkpoint copies them back into the database file. By default the COMMIT
-that takes the WAL past 1,000 pages runs that checkpoint itself, inside the
-write transaction's caller, and our hot writers hold the writers' turn
-(``db.WriteQueue.writing``) around their COMMIT: every few hundred bills, the
-turn of every worker waited for a copy of ~1,000 pages. Measured with the
-bench (SQLite, 64 connections, one run each): bills 21–24 % of hello with
-SQLite's default, 30 % with no checkpoint in the way, and the workers' CPU per
-bill 945–1,064 → 740 µs (a checkpoint each second copies a hot page once,
-not once per thousand pages).
+that takes the WAL past 1,000 pages runs that checkpoint itself, and our hot
+writers hold the writers' turn (``db.WriteQueue.writing``) around their
+COMMIT: a bill is ~6 WAL pages, so every ~170 bills every worker's writers
+waited while one of them copied ~1,000 pages. With the checkpoint out of the
+turn, bills in the bench (SQLite, 64 connections) went from 21–24 % of hello
+to 29–31 % in two runs each on a quiet machine, but only by a median of
+1.6 points (9 of 12 alternating pairs higher) on a busy one (bench/README.md,
+the fifth stop): a small gain, kept because the turn no longer waits for a copy.
 
 So a writing process checkpoints once a second in one thread of its own
 (``watch``): first beside the writers (the bulk of the copy), then, holding the
@@ -35,12 +35,13 @@ import weakref
 from pathlib import Path
 from typing import Callable, ContextManager, Protocol
 
-# ≈ 40 MB of 4 KiB pages: above a second of bills at full speed (a
-# checkpointer keeps the WAL to about that), low enough to bound it if none runs.
-AUTOCHECKPOINT_PAGES = 10_000
+# ≈ 80 MB of 4 KiB pages: above a second of bills at full speed (a
+# checkpointer keeps the WAL to about that: ≈ 9,000 pages a second at
+# 1,450 bills/s, ~6 pages a bill, measured), low enough to bound it if none runs.
+AUTOCHECKPOINT_PAGES = 20_000
 # A WAL restarted from its beginning keeps its size on disk; this truncates it
 # back when one load made it large (https://www.sqlite.org/pragma.html#pragma_journal_size_limit).
-JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
+JOURNAL_SIZE_LIMIT_BYTES = 128 * 1024 * 1024
 CHECKPOINT_SECONDS = 1.0
 
 log = logging.getLogger(__name__)

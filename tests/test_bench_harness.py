@@ -184,3 +184,26 @@ def test_a_load_on_a_known_server_says_its_cpu_per_request():
     assert result.server_cpu_us > 0 and result.machine_busy_us > 0
     assert 0 <= result.idle_share <= 1
     assert "CPU/req: server" in result.line()
+
+
+def test_the_instruction_count_runs_every_kind_of_request_correctly():
+    # The child of bench/instructions.py, without valgrind: each kind answers
+    # as it must (a bill with result_code 0), or the child stops with why.
+    from bench import instructions
+
+    before = dict(os.environ)
+    instructions.child({kind: 2 for kind in instructions.KINDS}, orders=14)
+    assert dict(os.environ) == before
+
+
+def test_the_instruction_count_is_the_difference_over_the_extra_requests(monkeypatch):
+    from bench import instructions
+
+    cost = {"hello": 300, "bill": 1_700, "handoff": 4_500, "chooser": 3_500}
+
+    def counted(counts, orders, folder):
+        assert orders == 40 + 400 + 10  # the same in every run
+        return 10**9 + sum(cost[kind] * n for kind, n in counts.items())
+
+    monkeypatch.setattr(instructions, "counted", counted)
+    assert instructions.measure(400, 40, parallel=1) == cost
