@@ -95,14 +95,9 @@ class Orders:
     def __init__(self, instance: Instance, merchant: dict):
         self.merchant = merchant
         self.folder = Path(tempfile.mkdtemp(prefix="bench-orders-"))
-        saved = {k: os.environ.get(k) for k in instance.env}
-        os.environ.update(instance.env)
-        try:
+        with instance.environment():
             from checkout import create_app
             self.app = create_app({"SIMULATORS": False})
-        finally:
-            for key, value in saved.items():
-                os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
 
     def tokens_file(self, count: int) -> Path:
         from checkout import orders

@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import contextlib
 from contextlib import nullcontext as _nothing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -181,6 +182,21 @@ class Instance:
         if done.returncode != 0:
             raise RuntimeError(f"flask {' '.join(args[:2])} failed:\n{done.stderr[-2000:]}")
         return done.stdout
+
+    @contextlib.contextmanager
+    def environment(self):
+        """This process's environment is the instance's (an app made in
+        process finds its folder and database), and as it was afterwards."""
+        saved = {key: os.environ.get(key) for key in self.env}
+        os.environ.update(self.env)
+        try:
+            yield
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
     def cleanup(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)

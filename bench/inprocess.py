@@ -23,7 +23,6 @@ import argparse
 import cProfile
 import io
 import json
-import os
 import pstats
 import sys
 import time
@@ -148,48 +147,46 @@ def report(results: list[dict], hello_us: float, hello_calls: float | None = Non
 
 def run(database_url: str | None, n: int, show_profile: bool = True) -> dict:
     instance = Instance(database_url)
-    saved = {k: os.environ.get(k) for k in instance.env}
-    os.environ.update(instance.env)
     try:
-        from checkout import create_app
-        from checkout.db import db
-        app = create_app({"SIMULATORS": False})
-        with app.app_context():
-            statements = Statements(db.engine)
-        merchant = instance.merchant
-        hello = measure("hello", hello_app, lambda tag: environ("GET", "/hello"), n)
-        bills = measure("POST /2/rest/sandbox/bill (new bill)", app,
-                        lambda tag: bill_request(merchant, f"IP{tag}{time.time_ns() % 10**9}"),
-                        n, statements)
-        tokens = iter(_orders(app, merchant, 2 * n + 20))
-        handoff = measure("GET /pay/<token>/channel/ALI_WEB (hand-off, new bill)", app,
-                          lambda tag: environ("GET", f"/pay/{next(tokens)}/channel/ALI_WEB"),
-                          n, statements)
-        rendered_app = create_app({"SIMULATORS": False, "PAGE_CACHE_SECONDS": 0})
-        with rendered_app.app_context():
-            rendered_statements = Statements(db.engine)
-        [token] = _orders(app, merchant, 1)
-        rendered = measure("GET /pay/<token> (chooser rendered, PAGE_CACHE_SECONDS=0)",
-                           rendered_app, lambda tag: environ("GET", f"/pay/{token}"), n,
-                           rendered_statements)
-        results = [bills, handoff, rendered]
-        report(results, hello["us_per_request"], hello["python_calls_per_request"])
-        print("   (statements run on a driver cursor are not seen by the listener: a new bill's "
-              "INSERT … WHERE NOT EXISTS and COMMIT, with the advisory lock before it on "
-              "PostgreSQL; a checkout page's one read of its order and merchant version; "
-              "the hand-off's UPDATE of its order and COMMIT)")
-        if show_profile:
-            for r in results:
-                print(f"\n-- cProfile, {r['name']} (cumulative):")
-                print("\n".join(r["profile"].splitlines()[6:]))
-        return {"hello": hello, "work": results}
+        with instance.environment():
+            return _run(instance, n, show_profile)
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
         instance.cleanup()
+
+
+def _run(instance: Instance, n: int, show_profile: bool) -> dict:
+    from checkout import create_app
+    from checkout.db import db
+    app = create_app({"SIMULATORS": False})
+    with app.app_context():
+        statements = Statements(db.engine)
+    merchant = instance.merchant
+    hello = measure("hello", hello_app, lambda tag: environ("GET", "/hello"), n)
+    bills = measure("POST /2/rest/sandbox/bill (new bill)", app,
+                    lambda tag: bill_request(merchant, f"IP{tag}{time.time_ns() % 10**9}"),
+                    n, statements)
+    tokens = iter(_orders(app, merchant, 2 * n + 20))
+    handoff = measure("GET /pay/<token>/channel/ALI_WEB (hand-off, new bill)", app,
+                      lambda tag: environ("GET", f"/pay/{next(tokens)}/channel/ALI_WEB"),
+                      n, statements)
+    rendered_app = create_app({"SIMULATORS": False, "PAGE_CACHE_SECONDS": 0})
+    with rendered_app.app_context():
+        rendered_statements = Statements(db.engine)
+    [token] = _orders(app, merchant, 1)
+    rendered = measure("GET /pay/<token> (chooser rendered, PAGE_CACHE_SECONDS=0)",
+                       rendered_app, lambda tag: environ("GET", f"/pay/{token}"), n,
+                       rendered_statements)
+    results = [bills, handoff, rendered]
+    report(results, hello["us_per_request"], hello["python_calls_per_request"])
+    print("   (statements run on a driver cursor are not seen by the listener: a new bill's "
+          "INSERT … WHERE NOT EXISTS and COMMIT, with the advisory lock before it on "
+          "PostgreSQL; a checkout page's one read of its order and merchant version; "
+          "the hand-off's UPDATE of its order and COMMIT)")
+    if show_profile:
+        for r in results:
+            print(f"\n-- cProfile, {r['name']} (cumulative):")
+            print("\n".join(r["profile"].splitlines()[6:]))
+    return {"hello": hello, "work": results}
 
 
 def main() -> None:

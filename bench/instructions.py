@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -42,45 +41,46 @@ ROOT = Path(__file__).resolve().parent.parent
 def child(counts: dict[str, int], orders: int) -> None:
     """Run ``counts[kind]`` requests of each kind (after the same warm-up);
     ``orders``: hand-off orders made beforehand, the same in every run."""
-    from bench.harness import Instance, hello_app
-    from bench.inprocess import _orders, bill_request, call, environ
-
-    from checkout import create_app, sqlite_wal
+    from bench.harness import Instance
+    from checkout import sqlite_wal
 
     instance = Instance(None)
-    saved = {key: os.environ.get(key) for key in instance.env}
-    os.environ.update(instance.env)
     # The checkpointing thread wakes by the wall clock, which valgrind slows
     # by ~50×: how many of its rounds fall inside a run would vary.
     period, sqlite_wal._CHECKPOINTER.seconds = sqlite_wal._CHECKPOINTER.seconds, 3600
     try:
-        app = create_app({"SIMULATORS": False, "PAGE_CACHE_SECONDS": 0})
-        merchant = instance.merchant
-        tokens = iter(_orders(app, merchant, orders))
-        [chooser_token] = _orders(app, merchant, 1)
-        work = {
-            "hello": (hello_app, lambda i: environ("GET", "/hello")),
-            "bill": (app, lambda i: bill_request(merchant, f"INSTR{i:010d}")),
-            "handoff": (app, lambda i: environ("GET", f"/pay/{next(tokens)}/channel/ALI_WEB")),
-            "chooser": (app, lambda i: environ("GET", f"/pay/{chooser_token}")),
-        }
-        number = 0
-        for kind in KINDS:
-            target, make = work[kind]
-            for _ in range(10 + counts[kind]):  # 10 warm-up requests each, in both runs
-                number += 1
-                status, body = call(target, make(number))
-                if status[:3] not in ("200", "303") or (kind == "bill"
-                                                        and b'"result_code":0' not in body):
-                    raise SystemExit(f"{kind}: {status} {body[:200]!r}")
+        with instance.environment():
+            _requests(instance, counts, orders)
     finally:
         sqlite_wal._CHECKPOINTER.seconds = period
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         instance.cleanup()
+
+
+def _requests(instance, counts: dict[str, int], orders: int) -> None:
+    """The requests of ``child``, in the instance's environment."""
+    from bench.harness import hello_app
+    from bench.inprocess import _orders, bill_request, call, environ
+    from checkout import create_app
+
+    app = create_app({"SIMULATORS": False, "PAGE_CACHE_SECONDS": 0})
+    merchant = instance.merchant
+    tokens = iter(_orders(app, merchant, orders))
+    [chooser_token] = _orders(app, merchant, 1)
+    work = {
+        "hello": (hello_app, lambda i: environ("GET", "/hello")),
+        "bill": (app, lambda i: bill_request(merchant, f"INSTR{i:010d}")),
+        "handoff": (app, lambda i: environ("GET", f"/pay/{next(tokens)}/channel/ALI_WEB")),
+        "chooser": (app, lambda i: environ("GET", f"/pay/{chooser_token}")),
+    }
+    number = 0
+    for kind in KINDS:
+        target, make = work[kind]
+        for _ in range(10 + counts[kind]):  # 10 warm-up requests each, in both runs
+            number += 1
+            status, body = call(target, make(number))
+            if status[:3] not in ("200", "303") or (kind == "bill"
+                                                    and b'"result_code":0' not in body):
+                raise SystemExit(f"{kind}: {status} {body[:200]!r}")
 
 
 def counted(counts: dict[str, int], orders: int, folder: Path) -> int:
