@@ -25,7 +25,6 @@ Excessively Large WAL Files") and https://www.sqlite.org/pragma.html#pragma_wal_
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sqlite3
@@ -107,13 +106,14 @@ class _Checkpointer:
             except (sqlite3.Error, OSError) as error:  # next second, once more
                 if os.path.exists(path):  # not merely removed meanwhile (tests' databases)
                     log.warning("WAL checkpoint of %s failed: %s", os.path.basename(path), error)
-            del writers  # not kept alive by this frame until the next round
 
     def _run(self) -> None:
         while True:
             time.sleep(self.seconds)  # a background thread's period, not a wait for a result
-            with contextlib.suppress(Exception):  # never let the thread die
+            try:
                 self.run_once()
+            except Exception:  # said, and the thread goes on: SQLite's backstop still holds
+                log.exception("WAL checkpoints failed")
 
 
 _CHECKPOINTER = _Checkpointer(CHECKPOINT_SECONDS)
