@@ -35,7 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import contextlib
+from contextlib import contextmanager
 from contextlib import nullcontext as _nothing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -183,7 +183,7 @@ class Instance:
             raise RuntimeError(f"flask {' '.join(args[:2])} failed:\n{done.stderr[-2000:]}")
         return done.stdout
 
-    @contextlib.contextmanager
+    @contextmanager
     def environment(self):
         """This process's environment is the instance's (an app made in
         process finds its folder and database), and as it was afterwards."""
