@@ -58,10 +58,9 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from bench import inprocess  # noqa: E402
 from bench.bill_creation import CREATED, bill_body, count_bills  # noqa: E402
 from bench.chooser import CHOOSER_MARK, _without_csrf, open_order  # noqa: E402
-from bench.harness import Gunicorn, Instance, load, machine, ratio, save  # noqa: E402
+from bench.harness import ROOT, Gunicorn, Instance, load, machine, ratio, save  # noqa: E402
 from checkout.signing import button_sign  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
 HANDOFF_SCRIPT = ROOT / "bench" / "handoff.lua"
 TARGET_RATIO, TARGET_P99, TARGET_SCALING = 0.40, 3.0, 1.6
 

@@ -34,14 +34,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.harness import ROOT, Instance, save  # noqa: E402
+
 KINDS = ("hello", "bill", "handoff", "chooser")
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def child(counts: dict[str, int], orders: int) -> None:
     """Run ``counts[kind]`` requests of each kind (after the same warm-up);
     ``orders``: hand-off orders made beforehand, the same in every run."""
-    from bench.harness import Instance
     from checkout import sqlite_wal
 
     instance = Instance(None)
@@ -133,8 +133,6 @@ def main() -> int:
     print("| work | instructions | ÷ hello's |\n| --- | --- | --- |")
     for kind in KINDS:
         print(f"| {kind} | {per_request[kind]:,.0f} | ×{per_request[kind] / hello:.2f} |")
-    from bench.harness import save
-
     print(f"saved {save('instructions', {'requests': options.requests, 'base': options.base, 'per_request': per_request})}")
     return 0
 
