@@ -22,7 +22,6 @@ from urllib.parse import urlsplit
 
 from flask import (Blueprint, Response, abort, current_app, jsonify, make_response, redirect,
                    render_template, request, url_for)
-from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
@@ -105,10 +104,6 @@ def _device() -> str:
     return devices.device_of(request.headers.get("User-Agent"))
 
 
-def _chinese() -> bool:
-    return str(get_locale()).startswith("zh")
-
-
 def order_or_404(token: str) -> tuple[CheckoutOrder, Merchant]:
     """The checkout's order and merchant, or the 404 page (every order page)."""
     found = orders.find_checkout(token)
@@ -139,7 +134,7 @@ def _page(template: str, order: CheckoutOrder | None, merchant: Merchant | None,
         context.setdefault("parent_origin", _parent(order))
         context.setdefault("csrf", order_csrf_token(order.id))
     response = make_response(render_template(template, order=order, merchant=merchant,
-                                             chinese=_chinese(), **context), status)
+                                             chinese=i18n.chinese(), **context), status)
     response.headers["Content-Security-Policy"] = page_csp(
         merchant, script_hashes=script_hashes, frame_src=frame_src)
     # Pages name one checkout: never kept by shared caches or shown from history stale.
@@ -222,16 +217,18 @@ def refused_order(refused: OrderRefused):
 @bp.get("/pay/<token>")
 def chooser(token):
     pages: PageCache = current_app.extensions[CHOOSER_PAGES]
-    # Everything of the request the page depends on (see checkout.page_cache).
-    key = (token, request.query_string, _device(), i18n.select_locale(), _loads_in_frame(),
-           request.scheme, request.host, request.root_path)
-    kept = pages.get(key, orders.page_stamp(token) if pages.enabled else None)
-    if kept is not None:
-        return Response(kept.body, kept.status, kept.headers)
+    key = None
+    if pages.enabled:  # (PAGE_CACHE_SECONDS=0: nothing kept, no key to make)
+        # Everything of the request the page depends on (see checkout.page_cache).
+        key = (token, request.query_string, _device(), i18n.select_locale(), _loads_in_frame(),
+               request.scheme, request.host, request.root_path)
+        kept = pages.get(key, orders.page_stamp(token))
+        if kept is not None:
+            return Response(kept.body, kept.status, kept.headers)
     order, merchant = order_or_404(token)
     stamp = orders.stamp_of(order, merchant)
     response = _chooser(order, merchant)
-    if response.status_code == 200 and coupon_offers.buyer_of(order) is None:
+    if key is not None and response.status_code == 200 and coupon_offers.buyer_of(order) is None:
         # A buyer's coupons change with time and with payments elsewhere,
         # which no row version here tells: such pages are rendered every time.
         pages.keep(key, stamp, body=response.get_data(), status=response.status_code,
@@ -321,7 +318,7 @@ def channel(token, code):
 
 
 def _render_handoff(order, merchant, choice, found: handoff.Handoff, device: str):
-    name = choice.name(_chinese())
+    name = choice.name(i18n.chinese())
     if found.kind == "url":
         return redirect(found.url, 303)
     if found.kind == "html":

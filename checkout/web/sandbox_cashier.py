@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from flask import (Blueprint, abort, jsonify, make_response, redirect, render_template,
                    url_for)
-from flask_babel import get_locale
 
 from .. import channels as catalogue
-from .. import money
+from .. import i18n, money
 from ..inputs import BadInput
 from ..merchants import get_merchant
 from ..models import Bill
@@ -61,7 +60,7 @@ def _bill(token: str) -> Bill:
 def _page(bill: Bill, *, status: int = 200, cancelled: bool = False):
     channel = catalogue.CHANNELS.get(bill.channel)
     family = channel.family if channel and channel.family in BRANDS else "GENERIC"
-    chinese = str(get_locale()).startswith("zh")
+    chinese = i18n.chinese()
     brand = BRANDS.get(family, ("沙箱收银台", "Sandbox cashier"))[0 if chinese else 1]
     channel_name = (channel.name_zh if chinese else channel.name_en) if channel else bill.channel
     merchant = get_merchant(bill.app_id)
