@@ -16,15 +16,14 @@ when the merchant's ``BC.click`` did not pass one (seed 003 line 359: "需要开
 Hosts: ``WECHAT_OPEN_URL`` (authorize page) and ``WECHAT_API_URL`` (token
 call). Left empty, both point at the embedded sandbox's simulated WeChat
 (``checkout.web.wechat_sim``), which serves a sandbox official account per
-merchant: appid ``sandbox_wechat_appid(merchant)`` and a secret derived from
-that appid and this app's SECRET_KEY (``sandbox_secret``). With real WeChat
-hosts configured, the merchant's own ``wechat_appid``/``wechat_secret`` are
-required.
+merchant and, when its blueprint is registered, tells this module that
+account (``SIMULATED_ACCOUNT``): this production module never imports the
+sandbox. With real WeChat hosts configured, the merchant's own
+``wechat_appid``/``wechat_secret`` are required.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from urllib.parse import urlencode
 
@@ -34,10 +33,12 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 
 from . import http_log
 from .models import Merchant
-from .sandbox.channel_answers import sandbox_wechat_appid
 from .links import base_url
 
 STATE_MAX_AGE_SECONDS = 10 * 60
+# ``app.extensions`` key of the simulated WeChat's account: a function
+# merchant -> (appid, secret), set by ``checkout.web.wechat_sim``.
+SIMULATED_ACCOUNT = "checkout.simulated_wechat_account"
 BAD_CODE_ERRORS = {40029, 40163}  # invalid code, code been used (WeChat's error codes)
 
 
@@ -74,18 +75,13 @@ def api_url() -> str:
         .rstrip("/")
 
 
-def sandbox_secret(appid: str) -> str:
-    """The simulated official account's app secret for ``appid``."""
-    key = current_app.config["SECRET_KEY"].encode("utf-8")
-    return hmac.new(key, f"wechat-sandbox-secret:{appid}".encode("utf-8"),
-                    hashlib.sha256).hexdigest()[:32]
-
-
 def oauth_credentials(merchant: Merchant) -> tuple[str, str]:
     """(appid, secret) of the official account that runs the OAuth."""
     if simulated():
-        appid = sandbox_wechat_appid(merchant)
-        return appid, sandbox_secret(appid)
+        account = current_app.extensions.get(SIMULATED_ACCOUNT)
+        if account is None:  # no simulated WeChat served here
+            raise OAuthUnavailable()
+        return account(merchant)
     if merchant.wechat_appid and merchant.wechat_secret:
         return merchant.wechat_appid, merchant.wechat_secret
     raise OAuthUnavailable()

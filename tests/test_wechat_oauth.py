@@ -57,7 +57,7 @@ def code_of(response) -> str | None:
 
 def token(client, **params):
     appid = params.pop("appid", "wx0123456789abcdef")
-    query = {"appid": appid, "secret": wechat.sandbox_secret(appid),
+    query = {"appid": appid, "secret": wechat_oauth.sandbox_secret(appid),
              "grant_type": "authorization_code", **params}
     return client.get("/sandbox/wechat/sns/oauth2/access_token", query_string=query).get_json()
 
@@ -106,6 +106,31 @@ def test_configured_wechat_hosts_need_the_merchants_own_account(app, merchant):
         wechat.oauth_credentials(merchant)
     merchant.wechat_appid, merchant.wechat_secret = "wx1111222233334444", "s3cret"
     assert wechat.oauth_credentials(merchant) == ("wx1111222233334444", "s3cret")
+
+
+def test_the_simulated_wechat_account_is_the_one_its_wx_jsapi_answers_carry(app, merchant):
+    appid, secret = wechat.oauth_credentials(merchant)
+    assert appid == sandbox_wechat_appid(merchant)
+    assert secret == wechat_oauth.sandbox_secret(appid)
+
+
+def test_without_a_simulated_wechat_served_the_sandbox_hosts_give_no_account(app, merchant):
+    del app.extensions[wechat.SIMULATED_ACCOUNT]
+    with pytest.raises(wechat.OAuthUnavailable):
+        wechat.oauth_credentials(merchant)
+
+
+def test_the_oauth_client_does_not_import_the_sandbox():
+    """A production module must not depend on a simulator (architecture.md,
+    "Channels: connectors and simulators")."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(wechat))
+    imported = [node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    imported += [alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
+                 for alias in node.names]
+    assert not [name for name in imported if "sandbox" in name or "simulators" in name]
 
 
 # --- the simulated WeChat ------------------------------------------------------------------------
@@ -191,14 +216,14 @@ def test_a_code_of_another_appid_is_invalid(client):
 def test_exchange_code_reads_the_openid_over_http(app, sim, client):
     code = code_of(allow(client))
     appid = "wx0123456789abcdef"
-    assert wechat.exchange_code(appid, wechat.sandbox_secret(appid), code).startswith("o")
+    assert wechat.exchange_code(appid, wechat_oauth.sandbox_secret(appid), code).startswith("o")
 
 
 @pytest.mark.parametrize("code", ["nope"])
 def test_a_bad_code_is_bad_code(app, sim, code):
     appid = "wx0123456789abcdef"
     with pytest.raises(wechat.OAuthFailed) as failed:
-        wechat.exchange_code(appid, wechat.sandbox_secret(appid), code)
+        wechat.exchange_code(appid, wechat_oauth.sandbox_secret(appid), code)
     assert failed.value.reason == "bad_code" and failed.value.errcode == 40029
 
 
@@ -227,7 +252,7 @@ def test_an_unreachable_wechat_is_unreachable(app):
 def test_the_secret_and_code_never_reach_the_logs(app, sim, client, caplog):
     code = code_of(allow(client))
     appid = "wx0123456789abcdef"
-    secret = wechat.sandbox_secret(appid)
+    secret = wechat_oauth.sandbox_secret(appid)
     with caplog.at_level(logging.DEBUG):
         wechat.exchange_code(appid, secret, code)
     # Our side's log lines; the test server's own access log ("werkzeug")

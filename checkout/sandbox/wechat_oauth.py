@@ -5,7 +5,8 @@ the authorize page's rules and the token call, with WeChat's JSON shapes
 WeChat. Codes are single use and live five minutes, as WeChat's do.
 
 The sandbox serves one official account per appid (``wx`` + 16 letters or
-digits); its secret is ``checkout.wechat.sandbox_secret(appid)``. The
+digits); its secret is ``sandbox_secret(appid)``, and a merchant's account is
+``sandbox_account(merchant)``, the appid its WX_JSAPI answers carry. The
 shopper is a simulated WeChat user; their openid is stable per (appid, user).
 """
 
@@ -23,12 +24,29 @@ from sqlalchemy import update
 
 from ..clock import now_ms as clock_now_ms
 from ..db import db
-from ..models import WeChatOAuthCode
+from ..models import Merchant, WeChatOAuthCode
+from .channel_answers import sandbox_wechat_appid
 
 APPID = re.compile(r"wx[0-9A-Za-z]{16}")
 SCOPES = ("snsapi_base", "snsapi_userinfo")
 CODE_LIFETIME_MS = 5 * 60 * 1000
 DEFAULT_USER = "sandbox-shopper"
+
+
+def sandbox_secret(appid: str) -> str:
+    """The simulated official account's app secret for ``appid``: derived
+    from this service's SECRET_KEY, so every worker and host agrees."""
+    key = current_app.config["SECRET_KEY"].encode("utf-8")
+    return hmac.new(key, f"wechat-sandbox-secret:{appid}".encode("utf-8"),
+                    hashlib.sha256).hexdigest()[:32]
+
+
+def sandbox_account(merchant: Merchant) -> tuple[str, str]:
+    """(appid, secret) of the merchant's simulated official account: the
+    appid of its WX_JSAPI answers, since WeChat pays an openid only with the
+    appid it was issued for."""
+    appid = sandbox_wechat_appid(merchant)
+    return appid, sandbox_secret(appid)
 
 
 class AuthorizeRefused(ValueError):
@@ -86,8 +104,6 @@ def issue_code(appid: str, scope: str, user: str = DEFAULT_USER, *,
 def exchange(appid: object, secret: object, code: object, grant_type: object, *,
              now_ms: int | None = None) -> dict:
     """``GET /sns/oauth2/access_token``: WeChat's answer map."""
-    from ..wechat import sandbox_secret
-
     now = now_ms or clock_now_ms()
     if not appid:
         raise TokenError(41002, "appid missing")

@@ -14,10 +14,15 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, jsonify, redirect, render_template, request
 
+from ..links import base_url
 from ..sandbox import wechat_oauth
-from ..sandbox.links import base_url
+from ..wechat import SIMULATED_ACCOUNT
 
 bp = Blueprint("wechat_sim", __name__)
+# Served here, the simulated WeChat tells the OAuth client its accounts
+# (``checkout.wechat`` does not import the sandbox).
+bp.record_once(lambda state: state.app.extensions.setdefault(
+    SIMULATED_ACCOUNT, wechat_oauth.sandbox_account))
 
 PREFIX = "/sandbox/wechat"
 
