@@ -1,7 +1,11 @@
 """Shopper-facing language: Simplified Chinese or English.
 
 Chosen by, in order: ``?lang=`` (which also sets a cookie so the choice
-sticks), the ``lang`` cookie, then the browser's ``Accept-Language``."""
+sticks), the ``lang`` cookie, the language kept on the checkout order whose
+page this is (``use_order_locale``: the merchant page's language the button
+sent, or the shopper's last ``?lang=`` on the order's pages), then the
+browser's ``Accept-Language``. The order's language is what keeps a choice
+inside a merchant's iframe, where browsers block the cookie (third-party)."""
 
 from __future__ import annotations
 
@@ -27,37 +31,71 @@ ALIASES = {"zh": "zh_Hans_CN", "zh-cn": "zh_Hans_CN", "zh_cn": "zh_Hans_CN",
 babel = Babel()
 
 
+def locale_named(value: object) -> str | None:
+    """The locale a ``lang`` value (query, cookie, a button's field) names,
+    or None for anything else (ignored: the next source decides)."""
+    return ALIASES.get(value.lower()) if isinstance(value, str) else None
+
+
 @lru_cache(maxsize=512)
-def requested_locale(query_value: str | None, cookie_value: str | None,
-                     accept_language: str | None) -> str:
-    """The locale for these request values (the ``Accept-Language`` header
-    as sent). Browsers send a handful of different headers, so the answer
-    is kept per header instead of parsing it on every request."""
-    for value in (query_value, cookie_value):
-        if value and value.lower() in ALIASES:
-            return ALIASES[value.lower()]
+def browser_locale(accept_language: str | None) -> str | None:
+    """The locale the ``Accept-Language`` header (as sent) asks for first.
+    Browsers send a handful of different headers, so the answer is kept per
+    header instead of parsing it on every request."""
     for language, _quality in parse_accept_header(accept_language, LanguageAccept):
         language = language.lower()
         if language.startswith("zh"):
             return "zh_Hans_CN"
         if language.startswith("en"):
             return "en"
-    return DEFAULT_LOCALE
+    return None
+
+
+def requested_locale(query_value: str | None, cookie_value: str | None,
+                     accept_language: str | None, order_locale: str | None = None) -> str:
+    """The locale for these request values, by the order in this module's
+    docstring."""
+    return (locale_named(query_value) or locale_named(cookie_value)
+            or (order_locale if order_locale in LOCALES else None)
+            or browser_locale(accept_language) or DEFAULT_LOCALE)
+
+
+_ORDER_LOCALE = "checkout.order_locale"
+
+
+def use_order_locale(locale: str | None) -> None:
+    """This request shows a checkout order's page: its kept language (or
+    None) takes its place in ``select_locale``. Called before anything asks
+    the page's language."""
+    request.environ[_ORDER_LOCALE] = locale
 
 
 def select_locale() -> str:
     return requested_locale(request.args.get("lang"), request.cookies.get(COOKIE),
-                            request.headers.get("Accept-Language"))
+                            request.headers.get("Accept-Language"),
+                            request.environ.get(_ORDER_LOCALE))
+
+
+def request_locale_key() -> tuple:
+    """What of this request decides an order page's language, besides the
+    order's own kept language: for keys of pages kept per order
+    (``checkout.page_cache``), made before the order is read. A changed
+    order language changes the order's row version, which the kept page's
+    stamp checks."""
+    return (locale_named(request.args.get("lang")), locale_named(request.cookies.get(COOKIE)),
+            browser_locale(request.headers.get("Accept-Language")))
 
 
 def remember_choice(response):
     query = request.environ.get("QUERY_STRING", "")
     if "lang" not in query and "%" not in query:
         return response  # no choice made (most requests: no query to parse)
-    choice = request.args.get("lang", "").lower()
-    if choice in ALIASES:
-        # SameSite=None so the choice also sticks inside a merchant's iframe.
-        response.set_cookie(COOKIE, ALIASES[choice], max_age=365 * 24 * 3600,
+    choice = locale_named(request.args.get("lang"))
+    if choice:
+        # SameSite=None so the choice also sticks inside a merchant's iframe
+        # where the browser allows third-party cookies (where it does not,
+        # the order's kept language does: ``use_order_locale``).
+        response.set_cookie(COOKIE, choice, max_age=365 * 24 * 3600,
                             samesite="None", secure=True, httponly=True)
     return response
 

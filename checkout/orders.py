@@ -48,7 +48,7 @@ import regex
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 
-from . import money, signing
+from . import i18n, money, signing
 from .clock import now_ms
 from .db import (as_loaded, commit_keeping_loaded, db, driver_params, driver_sql, read_row,
                  session_in_transaction, write_queue)
@@ -107,6 +107,9 @@ class ButtonOrder:
     debug: bool
     currency: str
     parent_origin: str | None
+    # Our extension: the language of the merchant page the button was on
+    # (its ``lang`` field, ``zh`` or ``en``), or None.
+    locale: str | None = None
 
 
 # --- single fields ----------------------------------------------------------------------
@@ -312,6 +315,7 @@ def read_order(fields: Mapping[str, Any]) -> ButtonOrder:
         debug=_flag(fields, "debug", False),
         currency=check_currency(fields.get("currency"), merchant),
         parent_origin=check_parent_origin(fields, merchant),
+        locale=i18n.locale_named(fields.get("lang")),
     )
     if not signing.verify_button_sign(merchant.app_id, title, amount, out_trade_no,
                                       merchant.app_secret, sign):
@@ -379,6 +383,8 @@ def _new_row(found: ButtonOrder) -> CheckoutOrder:
         extra["use_id"] = found.use_id
     if found.parent_origin:
         extra["parent_origin"] = found.parent_origin
+    if found.locale:
+        extra["locale"] = found.locale
     return CheckoutOrder(
         id=secrets.token_urlsafe(24), app_id=found.merchant.app_id,
         out_trade_no=found.out_trade_no, bill_no=bill_no_for(found.out_trade_no),
@@ -413,6 +419,11 @@ def _same_order(row: CheckoutOrder, found: ButtonOrder) -> CheckoutOrder:
         changed = True
     if found.openid and not row.openid:
         row.openid = found.openid
+        changed = True
+    if found.locale and extra.get("locale") != found.locale and not extra.get("locale_chosen"):
+        # The page's language, unless the shopper chose one on the order's
+        # pages (``keep_locale``): their choice outlasts a new click.
+        extra["locale"] = found.locale
         changed = True
     if changed:
         row.extra = extra
@@ -582,6 +593,20 @@ def remember(order: CheckoutOrder, **values: Any) -> None:
     order.extra = {**(order.extra or {}), **values}
     order.updated_at = now_ms()
     commit_keeping_loaded()
+
+
+def locale_of(order: CheckoutOrder) -> str | None:
+    """The language kept on the order (``checkout.i18n.use_order_locale``)."""
+    return (order.extra or {}).get("locale")
+
+
+def keep_locale(order: CheckoutOrder, lang: object) -> None:
+    """The shopper chose a language (``?lang=``) on one of the order's pages:
+    keep it on the order, so the order's next pages speak it where the lang
+    cookie cannot be kept (a merchant's iframe, a browser without cookies)."""
+    locale = i18n.locale_named(lang)
+    if locale and (locale != locale_of(order) or not (order.extra or {}).get("locale_chosen")):
+        remember(order, locale=locale, locale_chosen=True)
 
 
 def set_openid(order: CheckoutOrder, openid: str) -> None:

@@ -11,8 +11,9 @@ changed.
 What a kept page may be served for:
 
 - the same *request*: the ``key`` holds everything of the request the page
-  depends on (order token, query string, device, language, framing, the
-  address the site is reached at);
+  depends on (order token, query string, device, the request's language
+  signals — the order's own kept language is data, in its row — framing,
+  the address the site is reached at);
 - the same *data*: the ``stamp`` holds the ``version`` of every row the page
   was made from (``models.row_version``: the database adds one in every
   UPDATE), read again with one small query on every request

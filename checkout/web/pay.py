@@ -105,10 +105,16 @@ def _device() -> str:
 
 
 def order_or_404(token: str) -> tuple[CheckoutOrder, Merchant]:
-    """The checkout's order and merchant, or the 404 page (every order page)."""
+    """The checkout's order and merchant, or the 404 page (every order page).
+    The page speaks the order's kept language (``checkout.i18n``), and a
+    shopper's ``?lang=`` here is kept on the order."""
     found = orders.find_checkout(token)
     if found is None:
         abort(404)
+    lang = request.args.get("lang")
+    if lang:
+        orders.keep_locale(found[0], lang)
+    i18n.use_order_locale(orders.locale_of(found[0]))
     return found
 
 
@@ -220,8 +226,8 @@ def chooser(token):
     key = None
     if pages.enabled:  # (PAGE_CACHE_SECONDS=0: nothing kept, no key to make)
         # Everything of the request the page depends on (see checkout.page_cache).
-        key = (token, request.query_string, _device(), i18n.select_locale(), _loads_in_frame(),
-               request.scheme, request.host, request.root_path)
+        key = (token, request.query_string, _device(), i18n.request_locale_key(),
+               _loads_in_frame(), request.scheme, request.host, request.root_path)
         kept = pages.get(key, orders.page_stamp(token))
         if kept is not None:
             return Response(kept.body, kept.status, kept.headers)

@@ -7,7 +7,10 @@
  * Events (our extension): "beecloud:result" and "beecloud:close" on document.
  * data.lang (our extension, "zh" or "en"): the modal's language; without it the
  *   merchant page's <html lang>, then the browser's (issue 15: the dialog's
- *   label was English on Chinese pages). It is not sent to the checkout.
+ *   label was English on Chinese pages). The page's language (data.lang or
+ *   <html lang>, when Chinese or English) is sent to the checkout as "lang",
+ *   which keeps it on the order: the checkout speaks the page's language, in
+ *   the modal too, where its language cookie is a blocked third-party cookie.
  * After a payment in the modal, closing it (the checkout's Done, the close
  *   button, Escape) takes this page to data.return_url when one was given, as
  *   the checkout does in a top window: the shopper ends on one shop page.
@@ -110,7 +113,18 @@
       fields[name] = (typeof value === "object") ? JSON.stringify(value) : String(value);
     }
     if (config.useId) { fields.useId = config.useId; }
+    var language = pageLanguage(data);
+    if (language) { fields.lang = language; }
     return fields;
+  }
+
+  // The merchant page's own language (data.lang, then <html lang>), when it
+  // is one the checkout speaks; null leaves the choice to the shopper's browser.
+  function pageLanguage(data) {
+    var asked = String((data && data.lang) || document.documentElement.lang || "").toLowerCase();
+    if (asked.indexOf("zh") === 0) { return "zh"; }
+    if (asked.indexOf("en") === 0) { return "en"; }
+    return null;
   }
 
   function postForm(fields, target) {
@@ -159,8 +173,7 @@
   };
 
   function languageOf(data) {
-    var asked = String((data && data.lang) || document.documentElement.lang ||
-                       navigator.language || "zh").toLowerCase();
+    var asked = pageLanguage(data) || String(navigator.language || "zh").toLowerCase();
     return asked.indexOf("en") === 0 ? "en" : "zh";
   }
 
