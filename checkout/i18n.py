@@ -51,10 +51,12 @@ def browser_locale(accept_language: str | None) -> str | None:
     return None
 
 
+@lru_cache(maxsize=512)
 def requested_locale(query_value: str | None, cookie_value: str | None,
                      accept_language: str | None, order_locale: str | None = None) -> str:
     """The locale for these request values, by the order in this module's
-    docstring."""
+    docstring (kept per values: a page asks it once, and most requests
+    bring one of a few combinations)."""
     return (locale_named(query_value) or locale_named(cookie_value)
             or (order_locale if order_locale in LOCALES else None)
             or browser_locale(accept_language) or DEFAULT_LOCALE)
