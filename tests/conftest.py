@@ -366,6 +366,16 @@ def cookieless_browser(playwright):
 def new_page(browser):
     """``new_page(**context_options)``: a page in a fresh browser context,
     desktop-sized (1280x800) and zh-CN unless told otherwise."""
+    yield from _page_opener(browser)
+
+
+@pytest.fixture
+def new_cookieless_page(cookieless_browser):
+    """``new_page``'s pages in a browser that refuses third-party cookies."""
+    yield from _page_opener(cookieless_browser)
+
+
+def _page_opener(browser):
     contexts = []
 
     def open_(**options):

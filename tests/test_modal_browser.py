@@ -116,30 +116,12 @@ def test_a_lang_option_overrides_the_pages_language(page, shop, live_server, mer
     assert page.locator("[data-bc-modal-close]").get_attribute("aria-label") == "关闭"
 
 
-@pytest.fixture
-def cookieless_shopper(cookieless_browser):
-    """``cookieless_shopper(locale)``: a desktop page of a browser in
-    ``locale`` that refuses third-party cookies (the checkout's ``lang``
-    cookie, inside the merchant's frame)."""
-    contexts = []
-
-    def open_(locale: str):
-        context = cookieless_browser.new_context(viewport={"width": 1280, "height": 800},
-                                                 locale=locale)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield open_
-    for context in contexts:
-        context.close()
-
-
 @pytest.mark.parametrize("page_lang, browser_locale", [("zh-CN", "en-US"), ("en", "zh-CN")])
 def test_the_checkout_in_the_modal_speaks_the_merchant_pages_language(
-        cookieless_shopper, shop, live_server, merchant, button_order, screenshot,
+        new_cookieless_page, shop, live_server, merchant, button_order, screenshot,
         page_lang, browser_locale):
-    page = cookieless_shopper(browser_locale)
+    """In a browser that refuses the checkout's lang cookie in the frame."""
+    page = new_cookieless_page(locale=browser_locale)
     frame = open_modal(page, shop, live_server, merchant, button_order(merchant),
                        lang=page_lang)
     assert frame.locator("html").get_attribute("lang") == page_lang
@@ -147,8 +129,8 @@ def test_the_checkout_in_the_modal_speaks_the_merchant_pages_language(
 
 
 def test_a_language_chosen_in_the_modal_stays_on_its_next_pages(
-        cookieless_shopper, shop, live_server, merchant, button_order, screenshot):
-    page = cookieless_shopper("zh-CN")
+        new_cookieless_page, shop, live_server, merchant, button_order, screenshot):
+    page = new_cookieless_page()  # zh-CN
     frame = open_modal(page, shop, live_server, merchant, button_order(merchant), lang="zh-CN")
     frame.click('.pay-lang a[lang="en"]')
     frame.wait_for_selector('html[lang="en"] [data-testid="channel-WX_NATIVE"]')
