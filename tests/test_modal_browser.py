@@ -116,16 +116,25 @@ def test_a_lang_option_overrides_the_pages_language(page, shop, live_server, mer
     assert page.locator("[data-bc-modal-close]").get_attribute("aria-label") == "关闭"
 
 
-@pytest.mark.parametrize("page_lang, browser_locale", [("zh-CN", "en-US"), ("en", "zh-CN")])
-def test_the_checkout_in_the_modal_speaks_the_merchant_pages_language(
+@pytest.mark.parametrize("lang, browser_locale, html_lang",
+                         [("zh", "en-US", "zh-CN"), ("en", "zh-CN", "en")])
+def test_the_checkout_in_the_modal_speaks_the_language_the_merchant_gives(
         new_cookieless_page, shop, live_server, merchant, button_order, screenshot,
-        page_lang, browser_locale):
-    """In a browser that refuses the checkout's lang cookie in the frame."""
+        lang, browser_locale, html_lang):
+    """``data.lang``, in a browser that refuses the checkout's lang cookie in the frame."""
     page = new_cookieless_page(locale=browser_locale)
     frame = open_modal(page, shop, live_server, merchant, button_order(merchant),
-                       lang=page_lang)
-    assert frame.locator("html").get_attribute("lang") == page_lang
-    screenshot(page, f"modal-{page_lang}-page-{browser_locale}-browser")
+                       lang="en" if lang == "zh" else "zh-CN", options=json.dumps({"lang": lang}))
+    assert frame.locator("html").get_attribute("lang") == html_lang
+    screenshot(page, f"modal-lang-{lang}-{browser_locale}-browser")
+
+
+def test_a_pages_html_lang_alone_leaves_the_checkout_to_the_browser(
+        new_cookieless_page, shop, live_server, merchant, button_order):
+    """Templates often say ``<html lang="en">`` on Chinese pages."""
+    page = new_cookieless_page(locale="zh-CN")
+    frame = open_modal(page, shop, live_server, merchant, button_order(merchant), lang="en")
+    assert frame.locator("html").get_attribute("lang") == "zh-CN"
 
 
 def test_a_language_chosen_in_the_modal_stays_on_its_next_pages(

@@ -7,10 +7,12 @@
  * Events (our extension): "beecloud:result" and "beecloud:close" on document.
  * data.lang (our extension, "zh" or "en"): the modal's language; without it the
  *   merchant page's <html lang>, then the browser's (issue 15: the dialog's
- *   label was English on Chinese pages). The page's language (data.lang or
- *   <html lang>, when Chinese or English) is sent to the checkout as "lang",
- *   which keeps it on the order: the checkout speaks the page's language, in
- *   the modal too, where its language cookie is a blocked third-party cookie.
+ *   label was English on Chinese pages). data.lang itself, when Chinese or
+ *   English, is sent to the checkout as "lang", which keeps it on the order:
+ *   the checkout speaks the language the merchant gave, in the modal too,
+ *   where its language cookie is a blocked third-party cookie. <html lang> is
+ *   not sent: templates often leave it "en" on Chinese pages, and the
+ *   shopper's browser knows their language better than a default does.
  * After a payment in the modal, closing it (the checkout's Done, the close
  *   button, Escape) takes this page to data.return_url when one was given, as
  *   the checkout does in a top window: the shopper ends on one shop page.
@@ -113,15 +115,14 @@
       fields[name] = (typeof value === "object") ? JSON.stringify(value) : String(value);
     }
     if (config.useId) { fields.useId = config.useId; }
-    var language = pageLanguage(data);
+    var language = spoken((data && data.lang) || "");
     if (language) { fields.lang = language; }
     return fields;
   }
 
-  // The merchant page's own language (data.lang, then <html lang>), when it
-  // is one the checkout speaks; null leaves the choice to the shopper's browser.
-  function pageLanguage(data) {
-    var asked = String((data && data.lang) || document.documentElement.lang || "").toLowerCase();
+  // "zh" or "en" for a language tag the checkout speaks, else null.
+  function spoken(tag) {
+    var asked = String(tag).toLowerCase();
     if (asked.indexOf("zh") === 0) { return "zh"; }
     if (asked.indexOf("en") === 0) { return "en"; }
     return null;
@@ -173,7 +174,8 @@
   };
 
   function languageOf(data) {
-    var asked = pageLanguage(data) || String(navigator.language || "zh").toLowerCase();
+    var asked = String((data && data.lang) || document.documentElement.lang ||
+                       navigator.language || "zh").toLowerCase();
     return asked.indexOf("en") === 0 ? "en" : "zh";
   }
 
