@@ -107,8 +107,8 @@ class ButtonOrder:
     debug: bool
     currency: str
     parent_origin: str | None
-    # Our extension: the language of the merchant page the button was on
-    # (its ``lang`` field, ``zh`` or ``en``), or None.
+    # Our extension: the language the merchant gave (the button's
+    # ``data.lang``, sent as ``lang``: ``zh`` or ``en``), or None.
     locale: str | None = None
 
 
@@ -421,8 +421,8 @@ def _same_order(row: CheckoutOrder, found: ButtonOrder) -> CheckoutOrder:
         row.openid = found.openid
         changed = True
     if found.locale and extra.get("locale") != found.locale and not extra.get("locale_chosen"):
-        # The page's language, unless the shopper chose one on the order's
-        # pages (``keep_locale``): their choice outlasts a new click.
+        # The merchant's language, unless the shopper chose one on the
+        # order's pages (``keep_locale``): their choice outlasts a new click.
         extra["locale"] = found.locale
         changed = True
     if changed:
