@@ -4,8 +4,9 @@ Chosen by, in order: ``?lang=`` (which also sets a cookie so the choice
 sticks), the ``lang`` cookie, the language kept on the checkout order whose
 page this is (``use_order_locale``: the language the merchant gave, the
 button's ``data.lang``, or the shopper's last ``?lang=`` on the order's
-pages), then the browser's ``Accept-Language``. The order's language is what keeps a choice
-inside a merchant's iframe, where browsers block the cookie (third-party)."""
+pages), then the browser's ``Accept-Language``. The order's language is
+what keeps a choice inside a merchant's iframe, where browsers block the
+cookie (third-party)."""
 
 from __future__ import annotations
 
